@@ -1,0 +1,42 @@
+"""Labels and names shared by the components: one place that decides them."""
+
+from __future__ import annotations
+
+PART_OF = "codex"
+
+
+def namespace_for(tier: str) -> str:
+    """The Kubernetes namespace of a tier."""
+    return f"codex-{tier}"
+
+
+def k8s_labels(name: str, tier: str, license_id: str) -> dict[str, str]:
+    """Labels every Kubernetes object of the coding system carries."""
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "codex.dev/tier": tier,
+        "codex.dev/license": license_id,
+    }
+
+
+def selector_labels(name: str, tier: str) -> dict[str, str]:
+    """The stable subset used in selectors (selectors are immutable on Deployments)."""
+    return {"app.kubernetes.io/name": name, "codex.dev/tier": tier}
+
+
+def aws_tags(base: dict[str, str], **extra: str) -> dict[str, str]:
+    """Config tags (owner, cost-center, environment, data-classification) plus extras."""
+    return {**base, **extra}
+
+
+def short_name(*parts: str, limit: int = 32) -> str:
+    """A deterministic AWS name within `limit` characters (ALB and target group names: 32)."""
+    import hashlib
+
+    name = "-".join(parts)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: limit - 7].rstrip('-')}-{digest}"

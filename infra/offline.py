@@ -1,0 +1,426 @@
+"""The offline plan: run the real program in-process under the Pulumi SDK's mock runtime.
+
+A recording monitor captures every RegisterResource request as the engine would receive it
+(type, name, URN built the engine's way, parent, raw wire-format inputs with unknowns and
+secrets, dependencies, options) and answers with realistic outputs from `infra.mocks`. The
+result can be written in the shape of `pulumi stack export`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import runpy
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+
+from infra.config import NAMESPACE, PROJECT, REPO_ROOT, ConfigError, StackConfig, load_offline
+
+PROGRAM_DIR = REPO_ROOT / "infra"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+STACK_TYPE = "pulumi:pulumi:Stack"
+OPTION_FIELDS = (
+    "protect",
+    "deleteBeforeReplace",
+    "ignoreChanges",
+    "replaceOnChanges",
+    "additionalSecretOutputs",
+    "retainOnDelete",
+    "deletedWith",
+    "version",
+    "pluginDownloadURL",
+)
+
+
+@dataclass
+class Record:
+    """One RegisterResource request and the mocked response."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    provider: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PlanResult:
+    """The desired state of one stack at one week."""
+
+    stack: str
+    week: int
+    config: StackConfig
+    records: list[Record]
+    stack_outputs: dict[str, Any]
+    messages: list[tuple[str, str]]
+
+    def by_type(self, typ: str) -> list[Record]:
+        return [r for r in self.records if r.type == typ]
+
+    def find(self, urn_suffix: str) -> Record:
+        matches = [r for r in self.records if r.urn.endswith(urn_suffix)]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources match {urn_suffix!r}")
+        return matches[0]
+
+    def components(self) -> dict[str, list[Record]]:
+        """Resources grouped by their top-level component (the child of the stack)."""
+        by_urn = {r.urn: r for r in self.records}
+        groups: dict[str, list[Record]] = {}
+        for record in self.records:
+            if record.type == STACK_TYPE:
+                continue
+            top = record
+            while top.parent in by_urn and by_urn[top.parent].type != STACK_TYPE:
+                top = by_urn[top.parent]
+            key = f"{top.type}::{top.name}" if not top.custom or top is not record else "(stack)"
+            groups.setdefault(key, []).append(record)
+        return groups
+
+    def export(self) -> dict[str, Any]:
+        return export_state(self)
+
+
+def _normalise(value: Any) -> Any:
+    """Integral floats (protobuf Struct numbers) become ints, as the engine's JSON shows them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _struct(message: Any) -> dict[str, Any]:
+    return _normalise(json_format.MessageToDict(message)) if message is not None else {}
+
+
+def _monitor_class() -> type:
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import get_project, get_stack
+
+    class RecordingMonitor(MockMonitor):  # type: ignore[misc]
+        """MockMonitor that records each request the way the engine would receive it."""
+
+        def __init__(self, mocks: Any) -> None:
+            super().__init__(mocks)
+            self.records: list[Record] = []
+            self.stack_outputs: dict[str, Any] = {}
+            self._lock = threading.Lock()
+
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            # The engine prefixes the parent's full qualified type, except for the root stack.
+            parent_type = parent.split("::")[2] if parent else ""
+            qualified = (
+                f"{parent_type}${type_}"
+                if parent_type and parent_type != STACK_TYPE
+                else type_
+            )
+            return f"urn:pulumi:{get_stack()}::{get_project()}::{qualified}::{name}"
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+            response = super().RegisterResource(request)
+            options = {}
+            for name in OPTION_FIELDS:
+                value = getattr(request, name, None)
+                if value:
+                    options[name] = list(value) if not isinstance(value, (str, bool)) else value
+            if request.HasField("customTimeouts"):
+                options["customTimeouts"] = json_format.MessageToDict(request.customTimeouts)
+            record = Record(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                inputs=_struct(request.object),
+                outputs=_struct(response.object) if request.custom else {},
+                id=response.id,
+                dependencies=sorted(set(request.dependencies)),
+                property_dependencies={
+                    k: sorted(set(v.urns)) for k, v in request.propertyDependencies.items()
+                },
+                provider=request.provider,
+                options=options,
+            )
+            with self._lock:
+                self.records.append(record)
+            return response
+
+        def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+            if request.urn.split("::")[2] == STACK_TYPE:
+                with self._lock:
+                    self.stack_outputs = _struct(request.outputs)
+            return super().RegisterResourceOutputs(request)
+
+    return RecordingMonitor
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.INFO:
+            self.messages.append((record.levelname.lower(), record.getMessage()))
+
+
+def _account(config: StackConfig) -> str:
+    # The cluster's OIDC provider lives in the stack's account.
+    return config.cluster.oidc_provider_arn.split(":")[4]
+
+
+def run_plan(
+    stack: str,
+    week: int | None = None,
+    ledger: str | None = None,
+    root: Path = REPO_ROOT,
+) -> PlanResult:
+    """Run the program for `stack` (at `week`, default: the configured week) under mocks.
+
+    Raises ConfigError for invalid config (including a bad `week`) before anything runs.
+    """
+    offline = load_offline(stack, root)
+    engine_config = dict(offline.engine_config)
+    if week is not None:
+        rollout = json.loads(engine_config[f"{NAMESPACE}rollout"])
+        rollout["week"] = week
+        engine_config[f"{NAMESPACE}rollout"] = json.dumps(rollout)
+        values = {
+            k[len(NAMESPACE) :] if k.startswith(NAMESPACE) else k: json.loads(v)
+            if isinstance(v, str) and v[:1] in "[{"
+            else v
+            for k, v in engine_config.items()
+            if k.startswith(NAMESPACE) or k == "aws:region"
+        }
+        from infra.config import parse
+
+        config = parse(values, lambda p: p in offline.secure)
+    else:
+        config = offline.model
+    ledger_value = _read_ledger_file(ledger) if ledger is not None else None
+    return contextvars.copy_context().run(
+        _run, stack, config, engine_config, offline.secret_keys, ledger_value
+    )
+
+
+def _read_ledger_file(path: str) -> str:
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise ConfigError(f"--ledger {path}: cannot read ({err.strerror})") from None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--ledger {path}: not JSON ({err.msg} at line {err.lineno})") from None
+    return text
+
+
+def _run(
+    stack: str,
+    config: StackConfig,
+    engine_config: dict[str, str],
+    secret_keys: list[str],
+    ledger: str | None,
+) -> PlanResult:
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime import settings as runtime_settings
+    from pulumi.runtime.mocks import MockEngine, MockSettings
+    from pulumi.runtime.stack import run_in_stack
+
+    from infra.ledger_offline import ledger_invokes
+    from infra.mocks import RealisticMocks
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    mocks = RealisticMocks(stack, PROJECT, config.region, _account(config))
+    mocks.invokes.update(ledger_invokes(stack, ledger))
+    monitor = _monitor_class()(mocks)
+    collector = _Collector()
+    logger = logging.getLogger(f"codex-rollout.offline.{id(collector)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(collector)
+    features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+    runtime_settings.configure(
+        MockSettings(
+            monitor=monitor,
+            monitor_features=features,
+            engine=MockEngine(logger),
+            project=PROJECT,
+            stack=stack,
+            dry_run=True,
+            organization="organization",
+            root_directory=str(REPO_ROOT),
+            callbacks=None,
+        )
+    )
+    runtime_settings.ROOT.set(None)
+    runtime_config.set_all_config(engine_config, secret_keys)
+    try:
+        loop.run_until_complete(
+            run_in_stack(lambda: runpy.run_path(str(PROGRAM_DIR), run_name="__main__"))
+        )
+    except pulumi.RunError as err:
+        raise ConfigError(str(err)) from None
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        logger.removeHandler(collector)
+    stack_urn = f"urn:pulumi:{stack}::{PROJECT}::{STACK_TYPE}::{PROJECT}-{stack}"
+    records = _with_default_providers(monitor.records, stack, engine_config)
+    records.insert(
+        0, Record(urn=stack_urn, type=STACK_TYPE, name=f"{PROJECT}-{stack}", custom=False,
+                  parent="", inputs={}, outputs=monitor.stack_outputs)
+    )
+    return PlanResult(
+        stack=stack,
+        week=config.rollout.week,
+        config=config,
+        records=_ordered(records),
+        stack_outputs=monitor.stack_outputs,
+        messages=collector.messages,
+    )
+
+
+def _with_default_providers(
+    records: list[Record], stack: str, engine_config: dict[str, str]
+) -> list[Record]:
+    """Add the default providers the engine would create for resources without an explicit one."""
+    out = list(records)
+    defaults: dict[str, Record] = {}
+    for record in records:
+        if not record.custom or record.provider or record.type.startswith("pulumi:providers:"):
+            continue
+        package = record.type.split(":")[0]
+        version = record.options.get("version", "")
+        name = f"default_{version.replace('.', '_')}" if version else "default"
+        if package not in defaults:
+            urn = f"urn:pulumi:{stack}::{PROJECT}::pulumi:providers:{package}::{name}"
+            inputs = {
+                key.split(":", 1)[1]: _decode(value)
+                for key, value in engine_config.items()
+                if key.startswith(f"{package}:")
+            }
+            if version:
+                inputs["version"] = version
+            provider_id = _uuid_for(urn)
+            defaults[package] = Record(
+                urn=urn, type=f"pulumi:providers:{package}", name=name, custom=True, parent="",
+                inputs=inputs, outputs=dict(inputs), id=provider_id,
+            )
+        default = defaults[package]
+        record.provider = f"{default.urn}::{default.id}"
+    out.extend(defaults.values())
+    return out
+
+
+def _decode(value: str) -> Any:
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _uuid_for(seed: str) -> str:
+    from infra.mocks import _uuid
+
+    return _uuid(seed)
+
+
+def _ordered(records: list[Record]) -> list[Record]:
+    """Deterministic engine-like order: parents, providers and dependencies before dependents."""
+    by_urn = {r.urn: r for r in records}
+    done: set[str] = set()
+    result: list[Record] = []
+
+    def requires(record: Record) -> Iterable[str]:
+        yield record.parent
+        yield record.provider.rsplit("::", 1)[0] if record.provider else ""
+        yield from record.dependencies
+
+    def visit(record: Record, stack: set[str]) -> None:
+        if record.urn in done or record.urn in stack:
+            return
+        stack.add(record.urn)
+        for urn in sorted(u for u in requires(record) if u in by_urn):
+            visit(by_urn[urn], stack)
+        done.add(record.urn)
+        result.append(record)
+
+    for record in sorted(records, key=lambda r: r.urn):
+        visit(record, set())
+    return result
+
+
+# -- stack export shape ----------------------------------------------------------------------
+
+
+def conceal(value: Any) -> Any:
+    """Replace secret values by the export's ciphertext form; never write plaintext secrets."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return {SECRET_SIG: SECRET_VALUE, "ciphertext": "[offline: not encrypted]"}
+        return {k: conceal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [conceal(v) for v in value]
+    return value
+
+
+def export_state(plan: PlanResult) -> dict[str, Any]:
+    resources = []
+    for record in plan.records:
+        entry: dict[str, Any] = {
+            "urn": record.urn,
+            "custom": record.custom,
+            "type": record.type,
+        }
+        if record.custom and record.id:
+            entry["id"] = record.id
+        entry["inputs"] = conceal(record.inputs)
+        entry["outputs"] = conceal(record.outputs)
+        if record.parent:
+            entry["parent"] = record.parent
+        if record.dependencies:
+            entry["dependencies"] = record.dependencies
+        if record.property_dependencies:
+            entry["propertyDependencies"] = record.property_dependencies
+        if record.provider:
+            entry["provider"] = record.provider
+        for key in ("protect", "ignoreChanges", "additionalSecretOutputs", "retainOnDelete"):
+            if key in record.options:
+                entry[key] = record.options[key]
+        resources.append(entry)
+    return {
+        "version": 3,
+        "deployment": {
+            "manifest": {"time": "1970-01-01T00:00:00Z", "magic": "", "version": "offline"},
+            "resources": resources,
+        },
+    }
+
+
+def render_state(stack: str, week: int | None = None, ledger: str | None = None) -> dict[str, Any]:
+    """The stack's desired state at `week` in `pulumi stack export` shape."""
+    return export_state(run_plan(stack, week, ledger))

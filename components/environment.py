@@ -205,7 +205,7 @@ class Environment(pulumi.ComponentResource):
             )
             self.deployments[service.name] = workload.deployment_name
 
-        self.namespace = namespace.metadata.apply(lambda m: m.name)
+        self.namespace = namespace.metadata.apply(lambda m: m.name or ns_name)
         self.register_outputs({"namespace": self.namespace, "deployments": self.deployments})
 
 
@@ -435,7 +435,9 @@ class _Workload:
                 },
                 opts=opts,
             )
-        self.deployment_name: pulumi.Output[str] = deployment.metadata.apply(lambda m: m.name)
+        self.deployment_name: pulumi.Output[str] = deployment.metadata.apply(
+            lambda m: m.name or service.name
+        )
 
 
 def _millicores(quantity: str) -> int:

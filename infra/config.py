@@ -465,6 +465,12 @@ class RollbackConfig(_Model):
     )
     log_retention_days: int = Field(default=90, ge=30, le=400, description="Function logs.")
     reserved_concurrency: int = Field(default=2, ge=1, le=10, description="Function concurrency.")
+    alarm_period_seconds: int = Field(
+        default=60, ge=60, le=300, multiple_of=60, description="Rollback alarm period (ALB: 60s)."
+    )
+    alarm_evaluation_periods: int = Field(
+        default=1, ge=1, le=5, description="Breaching periods before a rollback alarm fires."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -648,6 +654,15 @@ class OfflineConfig:
             elif key == "aws:region":
                 values[key] = plain
         self.model = parse(values, lambda p: p in self.secure)
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The Pulumi project directory: the nearest one holding Pulumi.yaml, as the CLI finds it."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    return REPO_ROOT
 
 
 def stacks(root: Path = REPO_ROOT) -> list[str]:

@@ -116,7 +116,7 @@ def _monitor_class() -> type:
     from pulumi.runtime.mocks import MockMonitor
     from pulumi.runtime.settings import get_project, get_stack
 
-    class RecordingMonitor(MockMonitor):  # type: ignore[misc]
+    class RecordingMonitor(MockMonitor):
         """MockMonitor that records each request the way the engine would receive it."""
 
         def __init__(self, mocks: Any) -> None:
@@ -276,10 +276,12 @@ def _run(
     )
     runtime_settings.ROOT.set(None)
     runtime_config.set_all_config(engine_config, secret_keys)
+    def program() -> None:
+        # What the Python language host does with `main: infra/`.
+        runpy.run_path(str(PROGRAM_DIR), run_name="__main__")
+
     try:
-        loop.run_until_complete(
-            run_in_stack(lambda: runpy.run_path(str(PROGRAM_DIR), run_name="__main__"))
-        )
+        loop.run_until_complete(run_in_stack(program))
     except pulumi.RunError as err:
         raise ConfigError(str(err)) from None
     finally:

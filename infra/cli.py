@@ -1,0 +1,212 @@
+"""The `rollout` command line: offline plan, render, diff, schedule, config and policy checks.
+
+Every command works without the Pulumi CLI or a cloud. Bad input ends with one line on stderr
+naming what is wrong and where, exit code 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.config import ConfigError, load_offline, project_root
+from infra.schedule import DEFAULT_PLAN, TIERS, table
+
+app = typer.Typer(
+    name="rollout",
+    help="Offline plan, render, diff and checks for the codex-rollout Pulumi program.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Stack config checks.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+out = Console(highlight=False, soft_wrap=True)
+
+StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")]
+WeekOpt = Annotated[
+    int | None, typer.Option("--week", "-w", help="Rollout week (default: the stack's week).")
+]
+LedgerOpt = Annotated[
+    str | None, typer.Option("--ledger", help="File holding the rollback ledger's JSON value.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one line to stderr and return the Exit to raise."""
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def _plan(stack: str, week: int | None, ledger: str | None) -> Any:
+    from infra.offline import run_plan
+
+    try:
+        return run_plan(stack, week, ledger, root=project_root())
+    except ConfigError as err:
+        raise fail(str(err)) from None
+
+
+# -- config ---------------------------------------------------------------------------------------
+
+
+@config_app.command("validate")
+def config_validate(stack: StackOpt) -> None:
+    """Check Pulumi.<stack>.yaml against the config model without running the program."""
+    try:
+        loaded = load_offline(stack, project_root())
+    except ConfigError as err:
+        raise fail(str(err)) from None
+    model = loaded.model
+    out.print(
+        f"Pulumi.{stack}.yaml: valid (week {model.rollout.week}, {len(model.services)} services, "
+        f"{len(loaded.secure)} secrets, region {model.region})"
+    )
+
+
+# -- schedule -------------------------------------------------------------------------------------
+
+
+@app.command()
+def schedule(stack: StackOpt, as_json: JsonOpt = False) -> None:
+    """Print the stack's rollout schedule with its current week marked."""
+    try:
+        model = load_offline(stack, project_root()).model
+    except ConfigError as err:
+        raise fail(str(err)) from None
+    plan = model.schedule() or DEFAULT_PLAN
+    rows = table(plan, through=max(12, model.rollout.week))
+    if as_json:
+        print(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    grid = Table(title=f"rollout schedule: {stack}")
+    for column in ("", "week", "phase", *TIERS):
+        grid.add_column(column, justify="right" if column in (*TIERS, "week") else "left")
+    for row in rows:
+        mark = "▶" if row.week == model.rollout.week else ""
+        weights = [str(row.allocation.weight(t)) for t in TIERS]
+        grid.add_row(mark, str(row.week), row.phase, *weights)
+    out.print(grid)
+
+
+# -- plan -----------------------------------------------------------------------------------------
+
+
+@app.command()
+def plan(
+    stack: StackOpt,
+    week: WeekOpt = None,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the program offline and summarise the stack's desired state at a week."""
+    from infra.summary import summarise
+
+    result = _plan(stack, week, ledger)
+    summary = summarise(result)
+    if as_json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        summary.print(out)
+    if not summary.valid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def render(
+    stack: StackOpt,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")],
+    week: WeekOpt = None,
+    ledger: LedgerOpt = None,
+) -> None:
+    """Write the plan as files: resources.json (stack export shape), k8s/, and more."""
+    from infra.render import render as write
+
+    result = _plan(stack, week, ledger)
+    _load_renderers()
+    try:
+        written = write(result, out_dir)
+    except (OSError, ValueError) as err:
+        raise fail(f"--out {out_dir}: {err}") from None
+    out.print(f"rendered {stack} week {result.week}: {len(written)} files under {out_dir}")
+
+
+def _load_renderers() -> None:
+    """Import the modules that register extra render outputs."""
+    import importlib
+
+    for module in ("components.observability.render", "components.rollback.render"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+
+
+@app.command()
+def diff(
+    stack: StackOpt,
+    from_week: Annotated[int, typer.Option("--from-week", help="Week to diff from.")],
+    to_week: Annotated[int, typer.Option("--to-week", help="Week to diff to.")],
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Resources added, removed and changed (with property paths) between two weeks."""
+    from infra.render import diff as plan_diff
+
+    before = _plan(stack, from_week, ledger)
+    after = _plan(stack, to_week, ledger)
+    result = plan_diff(before, after)
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2))
+        return
+    out.print(f"{stack}: week {from_week} -> week {to_week}")
+    for urn in result.added:
+        out.print(f"  + {urn}")
+    for urn in result.removed:
+        out.print(f"  - {urn}")
+    for urn, changes in result.changed.items():
+        out.print(f"  ~ {urn}")
+        for change in changes:
+            out.print(f"      {change.path}: {json.dumps(change.old)} => {json.dumps(change.new)}")
+    out.print(
+        f"{len(result.added)} to add, {len(result.removed)} to remove, "
+        f"{len(result.changed)} to change"
+    )
+
+
+def _mount_optional() -> None:
+    """Mount command groups whose modules are optional at import time."""
+    try:
+        from infra.policycheck import policy_app
+    except ModuleNotFoundError as err:
+        if err.name != "infra.policycheck":
+            raise
+    else:
+        app.add_typer(policy_app, name="policy")
+    try:
+        from infra.rollback_cli import register as register_rollback
+    except ModuleNotFoundError as err:
+        if err.name != "infra.rollback_cli":
+            raise
+    else:
+        register_rollback(app)
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Summary of an offline plan: resources by component, the allocation, checks and a verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from infra.offline import PlanResult
+from infra.schedule import TIERS
+
+LISTENER_TYPE = "aws:lb/listener:Listener"
+TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
+
+
+@dataclass
+class Section:
+    """A titled block of the plan summary; problems make the plan invalid."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# Extra sections contributed by other modules: callables (plan) -> Section.
+SECTIONS: list[Callable[[PlanResult], Section]] = []
+
+
+def listener_weights(plan: PlanResult) -> dict[str, int]:
+    """Weights of the HTTPS listener, by the tier tag of each target group."""
+    tiers_by_arn = {
+        r.outputs.get("arn"): r.inputs.get("tags", {}).get("tier")
+        for r in plan.by_type(TARGET_GROUP_TYPE)
+    }
+    https = [r for r in plan.by_type(LISTENER_TYPE) if r.inputs.get("port") == 443]
+    if len(https) != 1:
+        return {}
+    weights: dict[str, int] = {}
+    for action in https[0].inputs.get("defaultActions", []):
+        for group in (action.get("forward") or {}).get("targetGroups", []):
+            tier = tiers_by_arn.get(group.get("arn"), group.get("arn"))
+            weights[str(tier)] = int(group.get("weight", 0))
+    return weights
+
+
+def routing_section(plan: PlanResult) -> Section:
+    section = Section("routing")
+    weights = listener_weights(plan)
+    if not weights:
+        section.problems.append("no single HTTPS listener forwarding to target groups")
+        return section
+    total = sum(weights.values())
+    if total != 100:
+        section.problems.append(f"listener weights sum to {total}, not 100")
+    declared = plan.stack_outputs.get("allocation", {})
+    for tier in TIERS:
+        want = int(declared.get(tier, 0))
+        if want > 0 and tier not in weights:
+            section.problems.append(f"{tier} gets {want}% but has no environment/target group")
+        elif weights.get(tier, 0) != want:
+            section.problems.append(
+                f"{tier}: listener weight {weights.get(tier, 0)} != declared allocation {want}"
+            )
+    section.lines.append(
+        "listener weights: " + ", ".join(f"{t} {weights[t]}" for t in TIERS if t in weights)
+    )
+    section.data["weights"] = weights
+    return section
+
+
+@dataclass
+class Summary:
+    plan: PlanResult
+    sections: list[Section]
+
+    @property
+    def valid(self) -> bool:
+        return not any(s.problems for s in self.sections)
+
+    def components(self) -> dict[str, int]:
+        return {name: len(records) for name, records in sorted(self.plan.components().items())}
+
+    def as_dict(self) -> dict[str, Any]:
+        outputs = self.plan.stack_outputs
+        return {
+            "stack": self.plan.stack,
+            "week": self.plan.week,
+            "phase": outputs.get("phase"),
+            "allocation": outputs.get("allocation"),
+            "scheduledAllocation": outputs.get("scheduledAllocation"),
+            "tiers": outputs.get("tiers"),
+            "resources": sum(1 for r in self.plan.records if r.type != "pulumi:pulumi:Stack"),
+            "components": self.components(),
+            "messages": [{"severity": s, "message": m} for s, m in self.plan.messages],
+            "sections": {
+                s.title: {"lines": s.lines, "problems": s.problems, **s.data}
+                for s in self.sections
+            },
+            "verdict": "valid" if self.valid else "invalid",
+        }
+
+    def print(self, console: Console) -> None:
+        outputs = self.plan.stack_outputs
+        console.print(
+            f"[bold]{self.plan.stack}[/] week {self.plan.week}: {outputs.get('phase')}"
+        )
+        allocation = outputs.get("allocation", {})
+        console.print(
+            "allocation: " + " / ".join(f"{t} {allocation.get(t, 0)}%" for t in TIERS)
+        )
+        for severity, message in self.plan.messages:
+            console.print(f"{severity}: {message}")
+        grid = Table(title="resources by component")
+        grid.add_column("component")
+        grid.add_column("resources", justify="right")
+        for name, count in self.components().items():
+            grid.add_row(name, str(count))
+        console.print(grid)
+        for section in self.sections:
+            for line in section.lines:
+                console.print(f"{section.title}: {line}")
+            for problem in section.problems:
+                console.print(f"[red]{section.title}: problem: {problem}[/]")
+        total = self.as_dict()["resources"]
+        verdict = "VALID" if self.valid else "INVALID"
+        console.print(f"verdict: {verdict} ({total} resources, {self.plan.stack} week {self.plan.week})")
+
+
+def summarise(plan: PlanResult) -> Summary:
+    _load_sections()
+    return Summary(plan, [routing_section(plan), *(make(plan) for make in SECTIONS)])
+
+
+def _load_sections() -> None:
+    import importlib
+
+    for module in ("infra.rollback_plan_summary", "infra.policy_summary"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise

@@ -1,0 +1,155 @@
+"""Typed stack config: the project's stacks are valid; every bad value is one precise error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.config import ConfigError, load_offline
+from tests.conftest import STACKS, edit_stack
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_project_stacks_are_valid(stack: str) -> None:
+    loaded = load_offline(stack)
+    assert loaded.model.rollout.week >= 1
+    # Every credential is a `secure:` value in the stack file.
+    assert {p[-1] for p in loaded.secure} >= {
+        "pagerdutyRoutingKey",
+        "slackWebhookUrl",
+        "password",
+        "kubeconfig",
+        "grafanaAdminPassword",
+    }
+
+
+def test_prod_is_in_the_eu() -> None:
+    assert load_offline("prod").model.region.startswith("eu-")
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    def edit(config: dict) -> None:
+        node: Any = config
+        for key in path[:-1]:
+            node = node[key]
+        if value is _DELETE:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+
+    return edit
+
+
+_DELETE = object()
+ROLLOUT = "codex-rollout:rollout"
+SERVICES = "codex-rollout:services"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            _set([ROLLOUT, "week"], 0),
+            r"^codex-rollout:rollout\.week: 0 is not a week \(weeks start at 1\)$",
+        ),
+        (
+            _set([ROLLOUT, "week"], "eight"),
+            r"^codex-rollout:rollout\.week: 'eight' is invalid",
+        ),
+        (_set([ROLLOUT, "week"], _DELETE), r"^codex-rollout:rollout\.week: required key is missing$"),
+        (
+            _set(["codex-rollout:routing", "hostnmae"], "x.example.com"),
+            r"^codex-rollout:routing\.hostnmae: unknown key",
+        ),
+        (
+            _set([SERVICES, 0, "image"], "nginx:latest"),
+            r"^codex-rollout:services\[0\]\.image: 'nginx:latest' is not pinned by digest",
+        ),
+        (
+            _set([SERVICES, 1, "tiers", "production", "memory"], "lots"),
+            r"^codex-rollout:services\[1\]\.tiers\.production\.memory: 'lots' is not a memory",
+        ),
+        (
+            _set(["codex-rollout:network", "publicSubnetIds"], ["subnet-0a1b2c3d4e5f60001"]),
+            r"^codex-rollout:network\.publicSubnetIds: 1 subnet\(s\) given \(an ALB needs at least 2\)",
+        ),
+        (
+            _set(["codex-rollout:tags", "data-classification"], "secret"),
+            r"^codex-rollout:tags\.data-classification: 'secret' is invalid",
+        ),
+        (
+            _set(["codex-rollout:routing", "service"], "nope"),
+            r"routing\.service 'nope' is not one of the services",
+        ),
+        (_set(["codex-rollout:cluster"], _DELETE), r"^codex-rollout:cluster: required key is missing$"),
+        (
+            _set(["codex-rollout:rolout"], {"week": 3}),
+            r"^codex-rollout:rolout: unknown key",
+        ),
+    ],
+)
+def test_bad_config_is_one_precise_line(stack_root: Path, edit: Any, message: str) -> None:
+    edit_stack(stack_root, "prod", edit)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_offline("prod", stack_root)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        (["codex-rollout:alerting", "slackWebhookUrl"], "codex-rollout:alerting.slackWebhookUrl"),
+        (["codex-rollout:alerting", "pagerdutyRoutingKey"], "codex-rollout:alerting.pagerdutyRoutingKey"),
+        (["codex-rollout:alerting", "email", "password"], "codex-rollout:alerting.email.password"),
+        (["codex-rollout:cluster", "kubeconfig"], "codex-rollout:cluster.kubeconfig"),
+    ],
+)
+def test_plaintext_secret_is_rejected_without_echoing_it(
+    stack_root: Path, path: list[str], key: str
+) -> None:
+    plaintext = "hunter2-plaintext-credential"
+    edit_stack(stack_root, "sandbox", _set(path, plaintext))
+    with pytest.raises(ConfigError) as err:
+        load_offline("sandbox", stack_root)
+    message = str(err.value)
+    assert message.startswith(f"{key}: plaintext value where a secret is required")
+    assert plaintext not in message
+
+
+def test_custom_plan_is_validated(stack_root: Path) -> None:
+    plan = [
+        {"week": 1, "phase": "a", "allocation": {"sandbox": 100, "canary": 0, "production": 0}},
+        {"week": 2, "phase": "b", "allocation": {"sandbox": 0, "canary": 20, "production": 80}},
+        {"week": 3, "phase": "c", "allocation": {"sandbox": 0, "canary": 30, "production": 70}},
+    ]
+    edit_stack(stack_root, "sandbox", _set([ROLLOUT, "plan"], plan))
+    with pytest.raises(
+        ConfigError,
+        match=r"^codex-rollout:rollout\.plan: invalid plan: week 3: production share drops",
+    ):
+        load_offline("sandbox", stack_root)
+
+
+def test_custom_plan_replaces_the_default(stack_root: Path) -> None:
+    plan = [
+        {"week": 1, "phase": "try", "allocation": {"sandbox": 100, "canary": 0, "production": 0}},
+        {"week": 2, "phase": "go", "allocation": {"sandbox": 0, "canary": 0, "production": 100}},
+    ]
+    edit_stack(stack_root, "sandbox", _set([ROLLOUT, "plan"], plan))
+    schedule = load_offline("sandbox", stack_root).model.schedule()
+    assert schedule is not None
+    assert [row.allocation.production for row in schedule] == [0, 100]
+
+
+def test_missing_stack_file_names_it(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: codex-rollout\n")
+    with pytest.raises(ConfigError, match=r"^Pulumi\.nope\.yaml: no such stack file"):
+        load_offline("nope", tmp_path)
+
+
+def test_broken_yaml_names_the_line(stack_root: Path) -> None:
+    (stack_root / "Pulumi.sandbox.yaml").write_text("config:\n  a: [\n")
+    with pytest.raises(ConfigError, match=r"^Pulumi\.sandbox\.yaml: line \d+ is not valid YAML"):
+        load_offline("sandbox", stack_root)

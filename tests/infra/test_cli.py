@@ -1,0 +1,120 @@
+"""The `rollout` command line, run as a separate process like a user or CI runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import edit_stack, run_cli
+from tests.infra.test_schedule import DESIGN_TABLE
+
+
+def test_schedule_json_is_the_design_table() -> None:
+    result = run_cli("schedule", "--stack", "prod", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["week"] for row in rows[:12]] == list(range(1, 13))
+    for row in rows[:12]:
+        phase, (sandbox, canary, production) = DESIGN_TABLE[row["week"]]
+        assert row == {
+            "week": row["week"],
+            "phase": phase,
+            "allocation": {"sandbox": sandbox, "canary": canary, "production": production},
+        }
+
+
+def test_schedule_marks_the_current_week() -> None:
+    result = run_cli("schedule", "--stack", "sandbox")
+    assert result.returncode == 0
+    marked = [line for line in result.stdout.splitlines() if "▶" in line]
+    assert len(marked) == 1 and "│    4 │" in marked[0]
+
+
+def test_plan_json_summarises_the_state() -> None:
+    result = run_cli("plan", "--stack", "prod", "--week", "8", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["verdict"] == "valid"
+    assert summary["allocation"] == {"sandbox": 10, "canary": 10, "production": 80}
+    assert summary["resources"] == sum(summary["components"].values())
+
+
+def test_plan_text_ends_with_a_verdict() -> None:
+    result = run_cli("plan", "--stack", "sandbox")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("verdict: VALID")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("plan", "--stack", "prod", "--week", "0"),
+         "codex-rollout:rollout.week: 0 is not a week (weeks start at 1)"),
+        (("plan", "--stack", "staging"), "Pulumi.staging.yaml: no such stack file"),
+        (("render", "--stack", "prod", "--week", "-3", "--out", "OUT"),
+         "codex-rollout:rollout.week: -3 is not a week"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_nothing_written(
+    stack_root: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run_cli(*args, cwd=stack_root)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (stack_root / "OUT").exists()
+
+
+def test_config_validate_flags_a_plaintext_secret(stack_root: Path) -> None:
+    def plaintext(config: dict) -> None:
+        config["codex-rollout:alerting"]["slackWebhookUrl"] = "https://hooks.slack.com/services/T/B/X"
+
+    edit_stack(stack_root, "prod", plaintext)
+    result = run_cli("config", "validate", "--stack", "prod", cwd=stack_root)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "codex-rollout:alerting.slackWebhookUrl: plaintext value" in result.stderr
+    assert "hooks.slack.com" not in result.stderr + result.stdout
+
+
+def test_config_validate_accepts_the_project_stacks() -> None:
+    for stack in ("sandbox", "prod"):
+        result = run_cli("config", "validate", "--stack", stack)
+        assert result.returncode == 0, result.stderr
+        assert "valid" in result.stdout
+
+
+def test_render_writes_export_and_manifests(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("render", "--stack", "sandbox", "--week", "5", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    state = json.loads((out / "resources.json").read_text())
+    assert state["version"] == 3
+    manifests = sorted((out / "k8s").glob("*.yaml"))
+    kinds = {p.name.split("--")[1] for p in manifests}
+    assert {"deployment", "namespace", "networkpolicy", "targetgroupbinding"} <= kinds
+    k8s_resources = [
+        r for r in state["deployment"]["resources"]
+        if r["type"].startswith("kubernetes:") and "apiVersion" in r["inputs"]
+    ]
+    assert len(manifests) == len(k8s_resources)
+
+
+def test_render_writes_integral_numbers_as_integers(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_cli("render", "--stack", "prod", "--out", str(out)).returncode == 0
+    text = (out / "k8s" / "codex-sandbox--deployment--codegen-api.yaml").read_text()
+    assert "containerPort: 8080\n" in text
+    assert "8080.0" not in text
+
+
+def test_diff_json_shows_weight_paths() -> None:
+    result = run_cli("diff", "--stack", "prod", "--from-week", "7", "--to-week", "8", "--json")
+    assert result.returncode == 0, result.stderr
+    changed = json.loads(result.stdout)["changed"]
+    listener = next(urn for urn in changed if urn.endswith("::codex-https"))
+    paths = {c["path"]: (c["old"], c["new"]) for c in changed[listener]}
+    assert paths["defaultActions[0].forward.targetGroups[0].weight"] == (20, 10)

@@ -1,0 +1,99 @@
+"""The offline plan records requests the way the engine receives them, and exports like it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from infra.offline import SECRET_SIG, PlanResult, export_state
+
+STACK_URN = "urn:pulumi:prod::codex-rollout::pulumi:pulumi:Stack::codex-rollout-prod"
+
+
+def test_urns_carry_the_full_parent_type_chain(plan: Callable[..., PlanResult]) -> None:
+    result = plan("prod", 8)
+    deployment = result.find("::env-canary-codegen-api-deployment")
+    assert deployment.urn == (
+        "urn:pulumi:prod::codex-rollout::codex:environment:Environment"
+        "$kubernetes:apps/v1:Deployment::env-canary-codegen-api-deployment"
+    )
+    assert deployment.parent == (
+        "urn:pulumi:prod::codex-rollout::codex:environment:Environment::env-canary"
+    )
+    # Children of the stack carry no parent type: the engine skips the root stack.
+    component = result.find("::env-canary")
+    assert component.urn.split("::")[2] == "codex:environment:Environment"
+    assert component.parent == STACK_URN
+
+
+def test_inputs_are_wire_format(plan: Callable[..., PlanResult]) -> None:
+    group = plan("prod", 8).find("::codex-tg-canary")
+    assert group.inputs["healthCheck"]["unhealthyThreshold"] == 3
+    assert group.inputs["targetType"] == "ip"
+    assert isinstance(group.inputs["port"], int)
+
+
+def test_dependencies_and_property_dependencies_are_recorded(
+    plan: Callable[..., PlanResult],
+) -> None:
+    result = plan("prod", 8)
+    listener = result.find("::codex-https")
+    alb = result.find("::codex-alb")
+    assert alb.urn in listener.dependencies
+    assert alb.urn in listener.property_dependencies["loadBalancerArn"]
+
+
+def test_secrets_stay_secret_in_the_export(plan: Callable[..., PlanResult]) -> None:
+    result = plan("sandbox")
+    provider = next(r for r in result.records if r.type == "pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"][SECRET_SIG]
+    exported = json.dumps(export_state(result))
+    assert '"ciphertext"' in exported
+    # The offline stand-in for a secret value never reaches the export in the clear.
+    assert "[secret]" not in exported
+
+
+def test_default_providers_are_synthesised_with_the_stack_region(
+    plan: Callable[..., PlanResult],
+) -> None:
+    result = plan("prod", 3)
+    aws = [r for r in result.records if r.type == "pulumi:providers:aws"]
+    assert len(aws) == 1
+    assert aws[0].inputs["region"] == "eu-central-1"
+    bucket = result.find("::codex-access-logs")
+    assert bucket.provider.startswith(aws[0].urn + "::")
+
+
+def test_export_has_the_stack_export_shape(plan: Callable[..., PlanResult]) -> None:
+    state = export_state(plan("sandbox"))
+    assert state["version"] == 3
+    resources = state["deployment"]["resources"]
+    assert resources[0]["type"] == "pulumi:pulumi:Stack"
+    for entry in resources:
+        assert {"urn", "type", "custom", "inputs", "outputs"} <= entry.keys()
+    urns = [r["urn"] for r in resources]
+    assert len(urns) == len(set(urns))
+    # Parents come before their children, as in an engine checkpoint.
+    seen: set[str] = set()
+    for entry in resources:
+        if "parent" in entry:
+            assert entry["parent"] in seen
+        seen.add(entry["urn"])
+
+
+def test_mocked_outputs_are_realistic_and_known(plan: Callable[..., PlanResult]) -> None:
+    result = plan("prod", 8)
+    alb = result.find("::codex-alb")
+    assert alb.outputs["dnsName"].endswith(".eu-central-1.elb.amazonaws.com")
+    assert alb.outputs["arnSuffix"].startswith("app/codex-prod/")
+    tgb = result.find("::env-canary-codegen-api-tgb")
+    group = result.find("::codex-tg-canary")
+    assert tgb.inputs["spec"]["targetGroupARN"] == group.outputs["arn"]
+
+
+def test_same_config_gives_the_same_state() -> None:
+    from infra.offline import run_plan
+
+    first = export_state(run_plan("sandbox", 5))
+    second = export_state(run_plan("sandbox", 5))
+    assert first == second

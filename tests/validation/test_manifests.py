@@ -1,0 +1,106 @@
+"""Rendered manifests pass the real validators: kubernetes-validate --strict, CRD schemas, checkov."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from infra.config import REPO_ROOT
+from infra.render import render
+from tests.conftest import STACKS, plan_of
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SKIPS = REPO_ROOT / "tools" / "checkov-skips.yaml"
+# Weeks that cover every shape of the stacks: one tier, two tiers, all three tiers.
+WEEKS = (1, 4, 12)
+
+
+def _crd_schema(api_version: str, kind: str) -> dict | None:
+    group_version = api_version.replace("/", "-")
+    group, _, version = group_version.rpartition("-")
+    path = SCHEMAS / f"{kind.lower()}.{group}-{version}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@pytest.fixture(scope="module", params=[(s, w) for s in STACKS for w in WEEKS],
+                ids=lambda p: f"{p[0]}-week{p[1]}")
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    stack, week = request.param
+    out = tmp_path_factory.mktemp(f"{stack}-{week}")
+    render(plan_of(stack, week), out)
+    (out / "stack-week.json").write_text(json.dumps([stack, week]))
+    return out
+
+
+def _manifests(rendered: Path) -> list[Path]:
+    files = sorted((rendered / "k8s").glob("*.yaml"))
+    assert files
+    return files
+
+
+def test_builtin_kinds_pass_kubernetes_validate_strict(rendered: Path) -> None:
+    version = plan_of(*_stack_week(rendered)).config.cluster.kubernetes_version
+    tool = Path(sys.executable).with_name("kubernetes-validate")
+    result = subprocess.run(
+        [str(tool), "--strict", "-k", version, "--quiet", *map(str, _manifests(rendered))],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # A schema it cannot find is only acceptable for custom resources, checked below.
+    for line in result.stdout.splitlines():
+        assert line.startswith("WARN"), line
+        assert "Couldn't find schema" in line
+        assert _is_custom(line), line
+
+
+def _is_custom(line: str) -> bool:
+    api_version = line.split("with api version ")[1].split(" ")[0]
+    return "." in api_version.split("/")[0] and not api_version.endswith("k8s.io/v1")
+
+
+def test_custom_resources_match_their_crd_schemas(rendered: Path) -> None:
+    checked = 0
+    for path in _manifests(rendered):
+        obj = yaml.safe_load(path.read_text())
+        group = obj["apiVersion"].split("/")[0]
+        if "." not in group or group.endswith(".k8s.io"):
+            continue
+        schema = _crd_schema(obj["apiVersion"], obj["kind"])
+        assert schema is not None, f"no CRD schema for {obj['apiVersion']} {obj['kind']}"
+        jsonschema.validate(obj, schema)
+        checked += 1
+    assert checked >= 1
+
+
+def test_checkov_reports_no_failed_check(rendered: Path) -> None:
+    checkov = os.environ.get("CHECKOV") or shutil.which("checkov")
+    assert checkov, "checkov is not installed (make tools installs it into .venv-checkov)"
+    skips = yaml.safe_load(SKIPS.read_text())["skips"]
+    assert all(s.get("id") and s.get("reason") for s in skips)
+    args = [checkov, "-d", str(rendered / "k8s"), "--framework", "kubernetes",
+            "--output", "json", "--quiet", "--compact", "--skip-download"]
+    if skips:
+        args += ["--skip-check", ",".join(s["id"] for s in skips)]
+    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=600)
+    report = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']})"
+        for r in reports for c in r.get("results", {}).get("failed_checks", [])
+    ]
+    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)
+    assert not failed, "\n".join(failed)
+    assert passed > 0
+
+
+def _stack_week(rendered: Path) -> tuple[str, int]:
+    stack, week = json.loads((rendered / "stack-week.json").read_text())
+    return stack, week

@@ -569,6 +569,7 @@ SSE_CONFIG_TYPES = (
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+ELB_LOG_ALGORITHMS = frozenset({"AES256"})
 _KMS_KEY_FIELD = {
     "aws:sns/topic:Topic": "kmsMasterKeyId",
     "aws:sqs/queue:Queue": "kmsMasterKeyId",
@@ -580,7 +581,9 @@ def _sse_algorithms(rules: Any) -> list[Any]:
     return [get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm") for r in as_list(rules)]
 
 
-def _encryption_problem(resource: PolicyResource, sse_configs: list[PolicyResource]) -> str | None:
+def _encryption_problem(
+    resource: PolicyResource, sse_configs: list[PolicyResource], log_buckets: set[str]
+) -> str | None:
     props = resource.props
     kind = resource.resource_type
     if kind == "aws:dynamodb/table:Table":
@@ -601,17 +604,28 @@ def _encryption_problem(resource: PolicyResource, sse_configs: list[PolicyResour
         else:
             # Inline configuration (deprecated in v7, still honoured by the provider).
             algorithms = _sse_algorithms(get(props, "serverSideEncryptionConfiguration", "rule"))
-        if not any(a in KMS_ALGORITHMS for a in algorithms):
-            found = ", ".join(str(a) for a in algorithms if a) or "none"
+        found = ", ".join(str(a) for a in algorithms if a) or "none"
+        if resource.urn in log_buckets:
+            # ELB access-log delivery supports SSE-S3 only; SSE-KMS would stop the logs.
+            if not any(a in ELB_LOG_ALGORITHMS for a in algorithms):
+                return f"ELB access-log bucket has no default encryption (sseAlgorithm: {found})"
+        elif not any(a in KMS_ALGORITHMS for a in algorithms):
             return f"S3 bucket default encryption is not KMS (sseAlgorithm: {found})"
     return None
 
 
 def _validate_encryption(args: StackValidationArgs, report: Report) -> None:
     sse_configs = list(by_type(args.resources, *SSE_CONFIG_TYPES))
+    balancers = list(by_type(args.resources, *LOAD_BALANCER_TYPES))
+    log_buckets = {
+        bucket.urn
+        for bucket in by_type(args.resources, *BUCKET_TYPES)
+        for lb in balancers
+        if mentions(lb, "accessLogs", bucket)
+    }
     for resource in args.resources:
         try:
-            problem = _encryption_problem(resource, sse_configs)
+            problem = _encryption_problem(resource, sse_configs, log_buckets)
         except UnknownValueError:
             continue
         if problem:
@@ -622,7 +636,8 @@ encryption_at_rest = stack_policy(
     name="encryption-at-rest",
     description=(
         "DynamoDB tables, SNS topics, SQS queues, CloudWatch log groups and S3 buckets are "
-        "encrypted with KMS, and KMS keys rotate automatically."
+        "encrypted with KMS (ELB access-log buckets: SSE-S3, all ELB supports), and KMS keys "
+        "rotate automatically."
     ),
     severity=Severity.HIGH,
     controls=[
@@ -634,7 +649,8 @@ encryption_at_rest = stack_policy(
         "DynamoDB: server_side_encryption enabled (with kms_key_arn for a customer key). SNS/SQS: "
         "kms_master_key_id. Log groups: kms_key_id (the key policy must allow "
         "logs.<region>.amazonaws.com). S3: a BucketServerSideEncryptionConfiguration with "
-        "sse_algorithm 'aws:kms'. KMS keys: enable_key_rotation=True."
+        "sse_algorithm 'aws:kms' (a load balancer's access-log bucket: 'AES256', the only "
+        "encryption ELB log delivery supports). KMS keys: enable_key_rotation=True."
     ),
     domain="security",
     validate=_validate_encryption,

@@ -282,7 +282,7 @@ class LedgerError(ConfigError):
 
 @dataclass(frozen=True)
 class Ledger:
-    """The rollback ledger: `{"held", "allocation", "reason", "trigger", "tier", "at", "eventId"}`."""
+    """The rollback ledger (JSON keys: held, allocation, reason, trigger, tier, at, eventId)."""
 
     held: bool
     allocation: Allocation | None = None

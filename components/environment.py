@@ -118,8 +118,12 @@ class Environment(pulumi.ComponentResource):
         def meta(obj_name: str) -> ObjectMetaArgs:
             return ObjectMetaArgs(name=obj_name, namespace=ns_name, labels=tier_labels)
 
-        total_cpu_m = sum(_millicores(s.tiers[tier].cpu) * s.tiers[tier].max_replicas for s in args.services)
-        total_mem_mi = sum(_mebibytes(s.tiers[tier].memory) * s.tiers[tier].max_replicas for s in args.services)
+        total_cpu_m = sum(
+            _millicores(s.tiers[tier].cpu) * s.tiers[tier].max_replicas for s in args.services
+        )
+        total_mem_mi = sum(
+            _mebibytes(s.tiers[tier].memory) * s.tiers[tier].max_replicas for s in args.services
+        )
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata=meta("codex-quota"),
@@ -130,7 +134,9 @@ class Environment(pulumi.ComponentResource):
                     "limits.cpu": f"{int(total_cpu_m * 1.25)}m",
                     "requests.memory": f"{int(total_mem_mi * 1.25)}Mi",
                     "limits.memory": f"{int(total_mem_mi * 1.25)}Mi",
-                    "pods": str(int(sum(s.tiers[tier].max_replicas for s in args.services) * 1.25) + 2),
+                    "pods": str(
+                        int(sum(s.tiers[tier].max_replicas for s in args.services) * 1.25) + 2
+                    ),
                     "services.loadbalancers": "0",
                     "services.nodeports": "0",
                 }
@@ -248,7 +254,9 @@ class _Workload:
             image_pull_policy="Always",
             ports=[
                 ContainerPortArgs(name="http", container_port=service.port, protocol="TCP"),
-                ContainerPortArgs(name="metrics", container_port=service.metrics_port, protocol="TCP"),
+                ContainerPortArgs(
+                    name="metrics", container_port=service.metrics_port, protocol="TCP"
+                ),
             ],
             env=[
                 EnvVarArgs(name="CODEX_TIER", value=tier),
@@ -341,7 +349,9 @@ class _Workload:
                 selector=selector,
                 ports=[
                     ServicePortArgs(name="http", port=service.port, target_port="http"),
-                    ServicePortArgs(name="metrics", port=service.metrics_port, target_port="metrics"),
+                    ServicePortArgs(
+                        name="metrics", port=service.metrics_port, target_port="metrics"
+                    ),
                 ],
             ),
             opts=opts,
@@ -373,7 +383,9 @@ class _Workload:
                     )
                 ],
             ),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment])),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[deployment])
+            ),
         )
         pod_selector = LabelSelectorArgs(match_labels=selector)
         ingress = [

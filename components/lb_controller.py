@@ -79,14 +79,22 @@ def controller_policy(args: LoadBalancerControllerArgs) -> str:
                         "ec2:RevokeSecurityGroupIngress",
                     ],
                     "Resource": f"arn:aws:ec2:{args.region}:{args.account_id}:security-group/*",
-                    "Condition": {"StringEquals": {"ec2:Vpc": f"arn:aws:ec2:{args.region}:{args.account_id}:vpc/{args.vpc_id}"}},
+                    "Condition": {
+                        "StringEquals": {
+                            "ec2:Vpc": (
+                                f"arn:aws:ec2:{args.region}:{args.account_id}:vpc/{args.vpc_id}"
+                            )
+                        }
+                    },
                 },
             ],
         }
     )
 
 
-def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, account: str) -> str:
+def irsa_trust_policy(
+    oidc_provider_arn: str, oidc_issuer: str, namespace: str, account: str
+) -> str:
     """Trust policy letting exactly one Kubernetes service account assume a role."""
     return json.dumps(
         {

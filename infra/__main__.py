@@ -5,8 +5,17 @@ import pulumi_kubernetes as k8s
 
 from components.environment import Environment, EnvironmentArgs
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
-from components.routing import TierTarget, WeightedRouting, WeightedRoutingArgs
+from components.rollback.component import Rollback, RollbackArgs
+from components.routing import (
+    HEALTH_CHECK_INTERVAL_SECONDS,
+    HEALTH_CHECK_UNHEALTHY_THRESHOLD,
+    TierTarget,
+    WeightedRouting,
+    WeightedRoutingArgs,
+)
 from infra.config import ConfigError, load_from_engine
+from infra.ledger import declared_allocation, ledger_parameter_name
+from infra.rollback_plan import LedgerError, alarm_min_requests, budget_inputs, rollback_plan
 from infra.schedule import DEFAULT_PLAN, tiers_with_environment, week_plan
 
 # -- config and this week's decisions -------------------------------------------------------------
@@ -19,7 +28,11 @@ stack = pulumi.get_stack()
 plan = config.schedule() or DEFAULT_PLAN
 this_week = week_plan(config.rollout.week, plan)
 tiers = tiers_with_environment(config.rollout.week, plan)
-allocation = this_week.allocation
+try:
+    # While a rollback is held the ledger's allocation wins, and the preview says why.
+    allocation = declared_allocation(stack, this_week.allocation, tiers)
+except LedgerError as err:
+    raise pulumi.RunError(str(err)) from None
 tags = config.tags.as_dict()
 routed = config.routed_service
 account_id = config.cluster.oidc_provider_arn.split(":")[4]
@@ -68,6 +81,40 @@ routing = WeightedRouting(
     ),
 )
 
+rollback = Rollback(
+    "rollback",
+    RollbackArgs(
+        stack=stack,
+        region=config.region,
+        account_id=account_id,
+        plan=rollback_plan(
+            config.rollout.week,
+            tiers,
+            plan,
+            budget_inputs(
+                config,
+                health_check_interval=HEALTH_CHECK_INTERVAL_SECONDS,
+                health_check_unhealthy_threshold=HEALTH_CHECK_UNHEALTHY_THRESHOLD,
+            ),
+        ),
+        ledger_parameter_name=ledger_parameter_name(stack),
+        listener_arn=routing.listener_arn,
+        load_balancer_arn_suffix=routing.load_balancer_arn_suffix,
+        target_group_arns=routing.target_group_arns,
+        target_group_arn_suffixes=routing.target_group_arn_suffixes,
+        tags=tags,
+        deletion_protection=config.routing.deletion_protection,
+        log_retention_days=config.rollback.log_retention_days,
+        reserved_concurrency=config.rollback.reserved_concurrency,
+        alarm_period_seconds=config.rollback.alarm_period_seconds,
+        alarm_evaluation_periods=config.rollback.alarm_evaluation_periods,
+        error_rate_threshold=config.observability.thresholds.error_rate,
+        latency_p95_seconds=config.observability.thresholds.latency_p95_seconds,
+        min_requests_per_period=alarm_min_requests(config),
+        notify_emails=config.alerting.email.to,
+    ),
+)
+
 environments = {
     tier: Environment(
         f"env-{tier}",
@@ -93,4 +140,15 @@ pulumi.export("tiers", list(tiers))
 pulumi.export("albDnsName", routing.dns_name)
 pulumi.export("listenerArn", routing.listener_arn)
 pulumi.export("targetGroupArns", routing.target_group_arns)
+pulumi.export(
+    "rollback",
+    {
+        "topicArn": rollback.topic_arn,
+        "notifyTopicArn": rollback.notify_topic_arn,
+        "functionName": rollback.function_name,
+        "ledgerParameterName": rollback.ledger_parameter_name,
+        "auditTableName": rollback.audit_table_name,
+        "budget": rollback.budget,
+    },
+)
 pulumi.export("namespaces", {tier: env.namespace for tier, env in environments.items()})

@@ -147,9 +147,7 @@ class TierSizing(_Model):
     @model_validator(mode="after")
     def _bounds(self) -> TierSizing:
         if self.max_replicas < self.replicas:
-            raise ValueError(
-                f"maxReplicas {self.max_replicas} is below replicas {self.replicas}"
-            )
+            raise ValueError(f"maxReplicas {self.max_replicas} is below replicas {self.replicas}")
         return self
 
 
@@ -195,7 +193,9 @@ class ServiceConfig(_Model):
     metrics_port: int = Field(ge=1024, le=65535, description="Port serving /metrics.")
     health_path: str = Field(description="HTTP path of the health endpoint.")
     license: str = Field(description="SPDX licence identifier of the service.")
-    tiers: dict[str, TierSizing] = Field(description="Sizing per tier: sandbox, canary, production.")
+    tiers: dict[str, TierSizing] = Field(
+        description="Sizing per tier: sandbox, canary, production."
+    )
     slo: SloConfig
     egress: list[EgressRule] = Field(default_factory=list, description="Allowed egress.")
 
@@ -623,7 +623,9 @@ class OfflineConfig:
     def __init__(self, stack: str, root: Path = REPO_ROOT) -> None:
         path = stack_file(stack, root)
         if not path.is_file():
-            raise ConfigError(f"{path.name}: no such stack file (stacks: {', '.join(stacks(root))})")
+            raise ConfigError(
+                f"{path.name}: no such stack file (stacks: {', '.join(stacks(root))})"
+            )
         try:
             document = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:
@@ -707,4 +709,3 @@ def _decode(raw: Any) -> Any:
         except json.JSONDecodeError:
             return raw
     return raw
-

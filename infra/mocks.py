@@ -88,7 +88,8 @@ class RealisticMocks(pulumi.runtime.Mocks):
             out.update(
                 arn=f"arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/{suffix}",
                 arnSuffix=suffix,
-                dnsName=f"{physical}-{int(digest(seed, 8), 16) % 10**10}.{region}.elb.amazonaws.com",
+                dnsName=f"{physical}-{int(digest(seed, 8), 16) % 10**10}"
+                f".{region}.elb.amazonaws.com",
                 zoneId=ALB_ZONE_IDS.get(region, "Z32O12XQLNTSW2"),
                 name=physical,
             )
@@ -117,7 +118,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
             )
             rid = bucket
         elif typ == "aws:iam/role:Role":
-            out.update(arn=f"arn:aws:iam::{acct}:role/{physical}", name=physical, uniqueId=digest(seed, 21).upper())
+            out.update(
+                arn=f"arn:aws:iam::{acct}:role/{physical}",
+                name=physical,
+                uniqueId=digest(seed, 21).upper(),
+            )
         elif typ == "aws:iam/policy:Policy":
             out.update(arn=f"arn:aws:iam::{acct}:policy/{physical}", name=physical)
             rid = out["arn"]
@@ -163,7 +168,10 @@ class RealisticMocks(pulumi.runtime.Mocks):
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
             rid = f"sg-{digest(seed, 17)}"
             out.update(arn=f"arn:aws:ec2:{region}:{acct}:security-group/{rid}", name=physical)
-        elif typ.startswith("aws:vpc/securityGroup") or typ == "aws:ec2/securityGroupRule:SecurityGroupRule":
+        elif (
+            typ.startswith("aws:vpc/securityGroup")
+            or typ == "aws:ec2/securityGroupRule:SecurityGroupRule"
+        ):
             rid = f"sgr-{digest(seed, 17)}"
             out.update(arn=f"arn:aws:ec2:{region}:{acct}:security-group-rule/{rid}")
         elif typ == "aws:route53/record:Record":

@@ -129,15 +129,13 @@ def _monitor_class() -> type:
             # The engine prefixes the parent's full qualified type, except for the root stack.
             parent_type = parent.split("::")[2] if parent else ""
             qualified = (
-                f"{parent_type}${type_}"
-                if parent_type and parent_type != STACK_TYPE
-                else type_
+                f"{parent_type}${type_}" if parent_type and parent_type != STACK_TYPE else type_
             )
             return f"urn:pulumi:{get_stack()}::{get_project()}::{qualified}::{name}"
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
             response = super().RegisterResource(request)
-            options = {}
+            options: dict[str, Any] = {}
             for name in OPTION_FIELDS:
                 value = getattr(request, name, None)
                 if value:
@@ -276,6 +274,7 @@ def _run(
     )
     runtime_settings.ROOT.set(None)
     runtime_config.set_all_config(engine_config, secret_keys)
+
     def program() -> None:
         # What the Python language host does with `main: infra/`.
         runpy.run_path(str(PROGRAM_DIR), run_name="__main__")
@@ -291,8 +290,16 @@ def _run(
     stack_urn = f"urn:pulumi:{stack}::{PROJECT}::{STACK_TYPE}::{PROJECT}-{stack}"
     records = _with_default_providers(monitor.records, stack, engine_config)
     records.insert(
-        0, Record(urn=stack_urn, type=STACK_TYPE, name=f"{PROJECT}-{stack}", custom=False,
-                  parent="", inputs={}, outputs=monitor.stack_outputs)
+        0,
+        Record(
+            urn=stack_urn,
+            type=STACK_TYPE,
+            name=f"{PROJECT}-{stack}",
+            custom=False,
+            parent="",
+            inputs={},
+            outputs=monitor.stack_outputs,
+        ),
     )
     return PlanResult(
         stack=stack,
@@ -327,8 +334,14 @@ def _with_default_providers(
                 inputs["version"] = version
             provider_id = _uuid_for(urn)
             defaults[package] = Record(
-                urn=urn, type=f"pulumi:providers:{package}", name=name, custom=True, parent="",
-                inputs=inputs, outputs=dict(inputs), id=provider_id,
+                urn=urn,
+                type=f"pulumi:providers:{package}",
+                name=name,
+                custom=True,
+                parent="",
+                inputs=inputs,
+                outputs=dict(inputs),
+                id=provider_id,
             )
         default = defaults[package]
         record.provider = f"{default.urn}::{default.id}"

@@ -81,7 +81,8 @@ def validate_plan(plan: Sequence[WeekPlan]) -> tuple[WeekPlan, ...]:
         expected = index + 1
         if row.week != expected:
             raise PlanError(
-                f"week {row.week} is out of order (weeks are contiguous from 1; expected {expected})"
+                f"week {row.week} is out of order "
+                f"(weeks are contiguous from 1; expected {expected})"
             )
         weights = row.allocation.as_dict()
         for tier, weight in weights.items():

@@ -97,21 +97,16 @@ class Summary:
             "components": self.components(),
             "messages": [{"severity": s, "message": m} for s, m in self.plan.messages],
             "sections": {
-                s.title: {"lines": s.lines, "problems": s.problems, **s.data}
-                for s in self.sections
+                s.title: {"lines": s.lines, "problems": s.problems, **s.data} for s in self.sections
             },
             "verdict": "valid" if self.valid else "invalid",
         }
 
     def print(self, console: Console) -> None:
         outputs = self.plan.stack_outputs
-        console.print(
-            f"[bold]{self.plan.stack}[/] week {self.plan.week}: {outputs.get('phase')}"
-        )
+        console.print(f"[bold]{self.plan.stack}[/] week {self.plan.week}: {outputs.get('phase')}")
         allocation = outputs.get("allocation", {})
-        console.print(
-            "allocation: " + " / ".join(f"{t} {allocation.get(t, 0)}%" for t in TIERS)
-        )
+        console.print("allocation: " + " / ".join(f"{t} {allocation.get(t, 0)}%" for t in TIERS))
         for severity, message in self.plan.messages:
             console.print(f"{severity}: {message}")
         grid = Table(title="resources by component")
@@ -127,7 +122,9 @@ class Summary:
                 console.print(f"[red]{section.title}: problem: {problem}[/]")
         total = self.as_dict()["resources"]
         verdict = "VALID" if self.valid else "INVALID"
-        console.print(f"verdict: {verdict} ({total} resources, {self.plan.stack} week {self.plan.week})")
+        console.print(
+            f"verdict: {verdict} ({total} resources, {self.plan.stack} week {self.plan.week})"
+        )
 
 
 def summarise(plan: PlanResult) -> Summary:

@@ -14,11 +14,18 @@ TIERS = ("sandbox", "canary", "production")
 
 def _objects(result: PlanResult, kind: str) -> list[dict]:
     return [
-        r.inputs for r in result.records
-        if r.type.startswith("kubernetes:") and r.inputs.get("kind") == kind
-        and (r.inputs.get("metadata") or {}).get("namespace", "").startswith("codex-")
-        or (r.type == "kubernetes:core/v1:Namespace" and kind == "Namespace"
-            and r.inputs["metadata"]["name"].startswith("codex-"))
+        r.inputs
+        for r in result.records
+        if (
+            r.type.startswith("kubernetes:")
+            and r.inputs.get("kind") == kind
+            and (r.inputs.get("metadata") or {}).get("namespace", "").startswith("codex-")
+        )
+        or (
+            r.type == "kubernetes:core/v1:Namespace"
+            and kind == "Namespace"
+            and r.inputs["metadata"]["name"].startswith("codex-")
+        )
     ]
 
 
@@ -50,8 +57,11 @@ def test_deployments_are_hardened_and_sized_from_config(
         assert pod["automountServiceAccountToken"] is False
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
-        zones = [c for c in pod["topologySpreadConstraints"]
-                 if c["topologyKey"] == "topology.kubernetes.io/zone"]
+        zones = [
+            c
+            for c in pod["topologySpreadConstraints"]
+            if c["topologyKey"] == "topology.kubernetes.io/zone"
+        ]
         assert zones
         (container,) = pod["containers"]
         assert container["image"] == service.image and "@sha256:" in container["image"]
@@ -64,17 +74,24 @@ def test_deployments_are_hardened_and_sized_from_config(
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             assert container[probe]["httpGet"]["path"] == service.health_path
         resources = container["resources"]
-        assert resources["requests"] == resources["limits"] == {
-            "cpu": sizing.cpu, "memory": sizing.memory
-        }
+        assert (
+            resources["requests"]
+            == resources["limits"]
+            == {"cpu": sizing.cpu, "memory": sizing.memory}
+        )
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_object_is_labelled(plan: Callable[..., PlanResult], stack: str) -> None:
     result = plan(stack, 12)
     licences = {s.name: s.license for s in result.config.services}
-    objects = [r.inputs for r in result.records if r.type.startswith("kubernetes:")
-               and "metadata" in r.inputs and r.parent.split("::")[-1].startswith("env-")]
+    objects = [
+        r.inputs
+        for r in result.records
+        if r.type.startswith("kubernetes:")
+        and "metadata" in r.inputs
+        and r.parent.split("::")[-1].startswith("env-")
+    ]
     assert objects
     for obj in objects:
         labels = obj["metadata"]["labels"]
@@ -97,7 +114,8 @@ def test_autoscaler_and_disruption_budget(plan: Callable[..., PlanResult], stack
         tier = hpa["metadata"]["labels"]["codex.dev/tier"]
         sizing = result.config.service(hpa["metadata"]["name"]).tiers[tier]
         assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (
-            sizing.replicas, sizing.max_replicas
+            sizing.replicas,
+            sizing.max_replicas,
         )
 
 
@@ -130,8 +148,10 @@ def test_only_the_routed_service_is_bound_to_the_tier_target_group(
 ) -> None:
     result = plan(stack, 12)
     bindings = _objects(result, "TargetGroupBinding")
-    groups = {r.inputs["tags"]["tier"]: r.outputs["arn"]
-              for r in result.by_type("aws:lb/targetGroup:TargetGroup")}
+    groups = {
+        r.inputs["tags"]["tier"]: r.outputs["arn"]
+        for r in result.by_type("aws:lb/targetGroup:TargetGroup")
+    }
     assert len(bindings) == len(TIERS)
     for binding in bindings:
         tier = binding["metadata"]["labels"]["codex.dev/tier"]
@@ -142,9 +162,14 @@ def test_only_the_routed_service_is_bound_to_the_tier_target_group(
 
 def test_load_balancer_controller_is_installed_pinned(plan: Callable[..., PlanResult]) -> None:
     result = plan("prod")
-    (release,) = [r for r in result.by_type("kubernetes:helm.sh/v3:Release")
-                  if r.inputs["chart"] == "aws-load-balancer-controller"]
+    (release,) = [
+        r
+        for r in result.by_type("kubernetes:helm.sh/v3:Release")
+        if r.inputs["chart"] == "aws-load-balancer-controller"
+    ]
     assert release.inputs["version"][0].isdigit()
     assert release.inputs["repositoryOpts"]["repo"] == "https://aws.github.io/eks-charts"
-    role_arn = release.inputs["values"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    role_arn = release.inputs["values"]["serviceAccount"]["annotations"][
+        "eks.amazonaws.com/role-arn"
+    ]
     assert role_arn.startswith("arn:aws:iam::444455556666:role/")

@@ -104,8 +104,11 @@ def test_deletion_protection_is_on_in_prod_only(plan: Callable[..., PlanResult])
 def test_security_group_opens_only_443_and_80(plan: Callable[..., PlanResult], stack: str) -> None:
     result = plan(stack)
     rules = result.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-    public = [r.inputs for r in rules if r.inputs.get("cidrIpv4") == "0.0.0.0/0"
-              or r.inputs.get("cidrIpv6") == "::/0"]
+    public = [
+        r.inputs
+        for r in rules
+        if r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0"
+    ]
     assert {(r["fromPort"], r["toPort"]) for r in public} == {(443, 443), (80, 80)}
     assert all(r["ipProtocol"] == "tcp" for r in public)
 
@@ -114,7 +117,12 @@ def test_security_group_opens_only_443_and_80(plan: Callable[..., PlanResult], s
 def test_access_log_bucket_is_locked_down(plan: Callable[..., PlanResult], stack: str) -> None:
     result = plan(stack)
     (pab,) = result.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+    for key in (
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+    ):
         assert pab.inputs[key] is True
     (sse,) = result.by_type(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -127,8 +135,10 @@ def test_access_log_bucket_is_locked_down(plan: Callable[..., PlanResult], stack
     assert days == result.config.routing.access_log_retention_days
     (policy,) = result.by_type("aws:s3/bucketPolicy:BucketPolicy")
     statements = json.loads(policy.inputs["policy"])["Statement"]
-    assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
-               for s in statements)
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        for s in statements
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -136,7 +146,9 @@ def test_waf_and_dns(plan: Callable[..., PlanResult], stack: str) -> None:
     result = plan(stack)
     (acl,) = result.by_type("aws:wafv2/webAcl:WebAcl")
     assert acl.inputs["scope"] == "REGIONAL"
-    managed = [r["statement"]["managedRuleGroupStatement"]["vendorName"] for r in acl.inputs["rules"]]
+    managed = [
+        r["statement"]["managedRuleGroupStatement"]["vendorName"] for r in acl.inputs["rules"]
+    ]
     assert managed and set(managed) == {"AWS"}
     (association,) = result.by_type("aws:wafv2/webAclAssociation:WebAclAssociation")
     (alb,) = result.by_type("aws:lb/loadBalancer:LoadBalancer")

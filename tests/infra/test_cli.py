@@ -50,11 +50,15 @@ def test_plan_text_ends_with_a_verdict() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("plan", "--stack", "prod", "--week", "0"),
-         "codex-rollout:rollout.week: 0 is not a week (weeks start at 1)"),
+        (
+            ("plan", "--stack", "prod", "--week", "0"),
+            "codex-rollout:rollout.week: 0 is not a week (weeks start at 1)",
+        ),
         (("plan", "--stack", "staging"), "Pulumi.staging.yaml: no such stack file"),
-        (("render", "--stack", "prod", "--week", "-3", "--out", "OUT"),
-         "codex-rollout:rollout.week: -3 is not a week"),
+        (
+            ("render", "--stack", "prod", "--week", "-3", "--out", "OUT"),
+            "codex-rollout:rollout.week: -3 is not a week",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_nothing_written(
@@ -70,7 +74,9 @@ def test_bad_input_is_one_line_exit_2_nothing_written(
 
 def test_config_validate_flags_a_plaintext_secret(stack_root: Path) -> None:
     def plaintext(config: dict) -> None:
-        config["codex-rollout:alerting"]["slackWebhookUrl"] = "https://hooks.slack.com/services/T/B/X"
+        config["codex-rollout:alerting"]["slackWebhookUrl"] = (
+            "https://hooks.slack.com/services/T/B/X"
+        )
 
     edit_stack(stack_root, "prod", plaintext)
     result = run_cli("config", "validate", "--stack", "prod", cwd=stack_root)
@@ -97,7 +103,8 @@ def test_render_writes_export_and_manifests(tmp_path: Path) -> None:
     kinds = {p.name.split("--")[1] for p in manifests}
     assert {"deployment", "namespace", "networkpolicy", "targetgroupbinding"} <= kinds
     k8s_resources = [
-        r for r in state["deployment"]["resources"]
+        r
+        for r in state["deployment"]["resources"]
         if r["type"].startswith("kubernetes:") and "apiVersion" in r["inputs"]
     ]
     assert len(manifests) == len(k8s_resources)

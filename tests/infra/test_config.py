@@ -58,7 +58,10 @@ SERVICES = "codex-rollout:services"
             _set([ROLLOUT, "week"], "eight"),
             r"^codex-rollout:rollout\.week: 'eight' is invalid",
         ),
-        (_set([ROLLOUT, "week"], _DELETE), r"^codex-rollout:rollout\.week: required key is missing$"),
+        (
+            _set([ROLLOUT, "week"], _DELETE),
+            r"^codex-rollout:rollout\.week: required key is missing$",
+        ),
         (
             _set(["codex-rollout:routing", "hostnmae"], "x.example.com"),
             r"^codex-rollout:routing\.hostnmae: unknown key",
@@ -73,7 +76,8 @@ SERVICES = "codex-rollout:services"
         ),
         (
             _set(["codex-rollout:network", "publicSubnetIds"], ["subnet-0a1b2c3d4e5f60001"]),
-            r"^codex-rollout:network\.publicSubnetIds: 1 subnet\(s\) given \(an ALB needs at least 2\)",
+            r"^codex-rollout:network\.publicSubnetIds: 1 subnet\(s\) given "
+            r"\(an ALB needs at least 2\)",
         ),
         (
             _set(["codex-rollout:tags", "data-classification"], "secret"),
@@ -83,7 +87,10 @@ SERVICES = "codex-rollout:services"
             _set(["codex-rollout:routing", "service"], "nope"),
             r"routing\.service 'nope' is not one of the services",
         ),
-        (_set(["codex-rollout:cluster"], _DELETE), r"^codex-rollout:cluster: required key is missing$"),
+        (
+            _set(["codex-rollout:cluster"], _DELETE),
+            r"^codex-rollout:cluster: required key is missing$",
+        ),
         (
             _set(["codex-rollout:rolout"], {"week": 3}),
             r"^codex-rollout:rolout: unknown key",
@@ -101,7 +108,10 @@ def test_bad_config_is_one_precise_line(stack_root: Path, edit: Any, message: st
     ("path", "key"),
     [
         (["codex-rollout:alerting", "slackWebhookUrl"], "codex-rollout:alerting.slackWebhookUrl"),
-        (["codex-rollout:alerting", "pagerdutyRoutingKey"], "codex-rollout:alerting.pagerdutyRoutingKey"),
+        (
+            ["codex-rollout:alerting", "pagerdutyRoutingKey"],
+            "codex-rollout:alerting.pagerdutyRoutingKey",
+        ),
         (["codex-rollout:alerting", "email", "password"], "codex-rollout:alerting.email.password"),
         (["codex-rollout:cluster", "kubeconfig"], "codex-rollout:cluster.kubeconfig"),
     ],

@@ -1,4 +1,4 @@
-"""Rendered manifests pass the real validators: kubernetes-validate --strict, CRD schemas, checkov."""
+"""Rendered manifests pass real validators: kubernetes-validate --strict, CRD schemas, checkov."""
 
 from __future__ import annotations
 
@@ -30,8 +30,11 @@ def _crd_schema(api_version: str, kind: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-@pytest.fixture(scope="module", params=[(s, w) for s in STACKS for w in WEEKS],
-                ids=lambda p: f"{p[0]}-week{p[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[(s, w) for s in STACKS for w in WEEKS],
+    ids=lambda p: f"{p[0]}-week{p[1]}",
+)
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     stack, week = request.param
     out = tmp_path_factory.mktemp(f"{stack}-{week}")
@@ -51,7 +54,9 @@ def test_builtin_kinds_pass_kubernetes_validate_strict(rendered: Path) -> None:
     tool = Path(sys.executable).with_name("kubernetes-validate")
     result = subprocess.run(
         [str(tool), "--strict", "-k", version, "--quiet", *map(str, _manifests(rendered))],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # A schema it cannot find is only acceptable for custom resources, checked below.
@@ -85,8 +90,18 @@ def test_checkov_reports_no_failed_check(rendered: Path) -> None:
     assert checkov, "checkov is not installed (make tools installs it into .venv-checkov)"
     skips = yaml.safe_load(SKIPS.read_text())["skips"]
     assert all(s.get("id") and s.get("reason") for s in skips)
-    args = [checkov, "-d", str(rendered / "k8s"), "--framework", "kubernetes",
-            "--output", "json", "--quiet", "--compact", "--skip-download"]
+    args = [
+        checkov,
+        "-d",
+        str(rendered / "k8s"),
+        "--framework",
+        "kubernetes",
+        "--output",
+        "json",
+        "--quiet",
+        "--compact",
+        "--skip-download",
+    ]
     if skips:
         args += ["--skip-check", ",".join(s["id"] for s in skips)]
     result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=600)
@@ -94,7 +109,8 @@ def test_checkov_reports_no_failed_check(rendered: Path) -> None:
     reports = report if isinstance(report, list) else [report]
     failed = [
         f"{c['check_id']} {c['resource']} ({c['file_path']})"
-        for r in reports for c in r.get("results", {}).get("failed_checks", [])
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
     ]
     passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)
     assert not failed, "\n".join(failed)

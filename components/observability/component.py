@@ -1,0 +1,309 @@
+"""Observability: Prometheus, Alertmanager and Grafana for the coding system, in one component.
+
+Declares, in the `monitoring` namespace: kube-prometheus-stack and the Pushgateway (Helm), the
+Alertmanager configuration Secret (built from Pulumi secrets), Grafana's admin Secret, one
+PrometheusRule per rule group, one ServiceMonitor per service and tier with an environment, one
+ConfigMap per dashboard; and the IRSA roles of Grafana (CloudWatch, read-only) and Alertmanager
+(publish to the rollback topic). What goes into them is decided by the pure builders beside this
+module (rules, alertmanager, dashboards, charts), which `rollout render` uses too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
+
+from components.labels import k8s_labels, namespace_for, selector_labels
+from components.observability import alertmanager as am
+from components.observability import charts
+from components.observability.dashboards import dashboards, to_json
+from components.observability.rules import rollback_triggers, rule_groups
+from infra.config import StackConfig
+from infra.schedule import DEFAULT_PLAN, WeekPlan, week_plan
+
+TIER = "shared"
+PAGERDUTY_ROUTE_ANNOTATION = "codex.dev/pagerduty-route"
+
+
+@dataclass(frozen=True)
+class ObservabilityArgs:
+    """What the observability stack needs from the program."""
+
+    config: StackConfig
+    """The stack config (services, thresholds, alert channels, cluster access, tags)."""
+    tiers: tuple[str, ...]
+    """Tiers that have an environment this week: each gets ServiceMonitors."""
+    rollback_topic_arn: pulumi.Input[str]
+    """SNS topic of the rollback function; Alertmanager's rollback receiver publishes to it."""
+    tier_namespaces: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Namespace per tier (default codex-<tier>); pass the Environment's output to depend on it."""
+    rollback_topic_kms_key_arn: pulumi.Input[str] | None = None
+    """KMS key of the rollback topic, when it is encrypted with a customer managed key."""
+
+
+def this_week(config: StackConfig) -> WeekPlan:
+    return week_plan(config.rollout.week, config.schedule() or DEFAULT_PLAN)
+
+
+def labels(name: str, license_id: str = charts.LICENSE) -> dict[str, str]:
+    """Labels of a monitoring object (tier `shared`)."""
+    return k8s_labels(name, TIER, license_id)
+
+
+def service_monitor_spec(service: str, tier: str, namespace: pulumi.Input[str]) -> dict[str, Any]:
+    """Scrape one service in one tier; every series gets `service` and `tier` from config."""
+    return {
+        "namespaceSelector": {"matchNames": [namespace]},
+        "selector": {"matchLabels": selector_labels(service, tier)},
+        "endpoints": [
+            {
+                "port": "metrics",
+                "path": "/metrics",
+                "interval": charts.SCRAPE_INTERVAL,
+                "scrapeTimeout": "10s",
+                # The contract's labels come from here, never from what a service exports.
+                "honorLabels": False,
+                "relabelings": [
+                    {"action": "replace", "targetLabel": "service", "replacement": service},
+                    {"action": "replace", "targetLabel": "tier", "replacement": tier},
+                ],
+            }
+        ],
+    }
+
+
+class Observability(pulumi.ComponentResource):
+    """Metrics, alerts and dashboards of the coding system."""
+
+    namespace: pulumi.Output[str]
+    """The monitoring namespace."""
+    grafana_role_arn: pulumi.Output[str]
+    """IRSA role of Grafana (CloudWatch read-only)."""
+    alertmanager_role_arn: pulumi.Output[str]
+    """IRSA role of Alertmanager (publish to the rollback topic)."""
+    alertmanager_config_secret: pulumi.Output[str]
+    """Name of the Secret holding alertmanager.yaml."""
+    pushgateway_url: pulumi.Output[str]
+    """In-cluster URL CI pushes its metrics to."""
+    dashboard_uids: pulumi.Output[list[str]]
+    """Grafana dashboard uids."""
+    rollback_alerts: pulumi.Output[dict[str, str]]
+    """Alerts that trigger a rollback, with their `for` durations (rollback budget)."""
+
+    def __init__(
+        self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("codex:observability:Observability", name, None, opts)
+        config = args.config
+        obs = config.observability
+        tags = config.tags.as_dict()
+        child = pulumi.ResourceOptions(parent=self)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=ObjectMetaArgs(
+                name=charts.NAMESPACE,
+                labels={
+                    **labels(charts.NAMESPACE),
+                    # baseline forbids host access, so node-exporter is off (see charts.py).
+                    "pod-security.kubernetes.io/enforce": "baseline",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        ns = namespace.metadata.apply(lambda m: m.name or charts.NAMESPACE)
+
+        def meta(
+            obj_name: str,
+            extra_labels: Mapping[str, str] | None = None,
+            annotations: Mapping[str, str] | None = None,
+        ) -> ObjectMetaArgs:
+            return ObjectMetaArgs(
+                name=obj_name,
+                namespace=ns,
+                labels={**labels(obj_name), **(extra_labels or {})},
+                annotations=dict(annotations) if annotations else None,
+            )
+
+        # -- IRSA roles ------------------------------------------------------------------------
+        cluster = config.cluster
+        grafana_role = aws.iam.Role(
+            f"{name}-grafana-cloudwatch",
+            description="IRSA role of Grafana: read CloudWatch metrics (ALB) for dashboards",
+            assume_role_policy=charts.irsa_trust_policy(
+                cluster.oidc_provider_arn,
+                cluster.oidc_issuer,
+                charts.NAMESPACE,
+                charts.GRAFANA_SERVICE_ACCOUNT,
+            ),
+            max_session_duration=3600,
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-grafana-cloudwatch",
+            role=grafana_role.id,
+            policy=charts.cloudwatch_read_policy(),
+            opts=child,
+        )
+        alertmanager_role = aws.iam.Role(
+            f"{name}-alertmanager-sns",
+            description="IRSA role of Alertmanager: publish to the rollback topic",
+            assume_role_policy=charts.irsa_trust_policy(
+                cluster.oidc_provider_arn,
+                cluster.oidc_issuer,
+                charts.NAMESPACE,
+                charts.ALERTMANAGER_SERVICE_ACCOUNT,
+            ),
+            max_session_duration=3600,
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-alertmanager-sns",
+            role=alertmanager_role.id,
+            policy=pulumi.Output.all(
+                pulumi.Output.from_input(args.rollback_topic_arn),
+                pulumi.Output.from_input(args.rollback_topic_kms_key_arn),
+            ).apply(lambda a: charts.sns_publish_policy(a[0], a[1])),
+            opts=child,
+        )
+
+        # -- Secrets (before the chart, whose pods mount them) ----------------------------------
+        channels = pulumi.Output.secret(am.Channels.from_config(config.alerting))
+        region = config.region
+        alertmanager_yaml = pulumi.Output.all(
+            channels, pulumi.Output.from_input(args.rollback_topic_arn)
+        ).apply(lambda a: am.to_yaml(am.alertmanager_config(a[0], a[1], region)))
+        # The routing tree does not depend on secret values: decide the annotation from its shape.
+        shape = am.alertmanager_config(
+            am.Channels.from_config(config.alerting).with_placeholders(), "arn", region
+        )
+        annotations = (
+            {PAGERDUTY_ROUTE_ANNOTATION: "true"} if am.routes_to_pagerduty(shape) else None
+        )
+        alertmanager_secret = k8s.core.v1.Secret(
+            f"{name}-alertmanager-config",
+            metadata=meta(charts.ALERTMANAGER_SECRET, annotations=annotations),
+            type="Opaque",
+            # Secret, since `channels` is: every value derived from it stays secret.
+            string_data={am.CONFIG_KEY: alertmanager_yaml},
+            opts=child,
+        )
+        grafana_secret = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=meta(charts.GRAFANA_ADMIN_SECRET),
+            type="Opaque",
+            string_data={
+                "admin-user": "admin",
+                "admin-password": pulumi.Output.secret(
+                    obs.grafana_admin_password.get_secret_value()
+                ),
+            },
+            opts=child,
+        )
+
+        # -- Dashboards (the Grafana sidecar loads ConfigMaps carrying its label) --------------
+        boards = dashboards(obs.thresholds, config.routing.service, this_week(config))
+        for uid, document in boards.items():
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{uid}",
+                metadata=meta(uid, {charts.DASHBOARD_LABEL: "1"}),
+                data={f"{uid}.json": to_json(document)},
+                opts=child,
+            )
+
+        # -- Helm releases ------------------------------------------------------------------------
+        chart_labels = {
+            "codex.dev/tier": TIER,
+            "codex.dev/license": charts.LICENSE,
+        }
+        stack = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            name=charts.RELEASE,
+            chart=charts.KUBE_PROMETHEUS_STACK,
+            version=charts.KUBE_PROMETHEUS_STACK_VERSION,
+            namespace=ns,
+            repository_opts=RepositoryOptsArgs(repo=charts.REPOSITORY),
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=900,
+            values=charts.kube_prometheus_stack_values(
+                obs,
+                region=region,
+                cluster_name=cluster.name,
+                grafana_role_arn=grafana_role.arn,
+                alertmanager_role_arn=alertmanager_role.arn,
+                labels=chart_labels,
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[alertmanager_secret, grafana_secret]
+            ),
+        )
+        # Everything below uses the chart's CRDs.
+        after_chart = pulumi.ResourceOptions(parent=self, depends_on=[stack])
+        k8s.helm.v3.Release(
+            f"{name}-pushgateway",
+            name=charts.PUSHGATEWAY_RELEASE,
+            chart=charts.PUSHGATEWAY,
+            version=charts.PUSHGATEWAY_VERSION,
+            namespace=ns,
+            repository_opts=RepositoryOptsArgs(repo=charts.REPOSITORY),
+            atomic=True,
+            cleanup_on_fail=True,
+            values=charts.pushgateway_values(obs, chart_labels),
+            opts=after_chart,
+        )
+
+        # -- Rules and scrape targets ----------------------------------------------------------
+        groups = rule_groups(config.services, obs.thresholds)
+        for group in groups:
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules-{group['name']}",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=meta(group["name"]),
+                spec={"groups": [group]},
+                opts=after_chart,
+            )
+        for tier in args.tiers:
+            tier_namespace = args.tier_namespaces.get(tier, namespace_for(tier))
+            for service in config.services:
+                monitor = f"{service.name}-{tier}"
+                k8s.apiextensions.CustomResource(
+                    f"{name}-monitor-{monitor}",
+                    api_version="monitoring.coreos.com/v1",
+                    kind="ServiceMonitor",
+                    metadata=meta(monitor, {"codex.dev/monitored-tier": tier}),
+                    spec=service_monitor_spec(service.name, tier, tier_namespace),
+                    opts=after_chart,
+                )
+
+        self.namespace = ns
+        self.grafana_role_arn = grafana_role.arn
+        self.alertmanager_role_arn = alertmanager_role.arn
+        self.alertmanager_config_secret = pulumi.Output.from_input(charts.ALERTMANAGER_SECRET)
+        self.pushgateway_url = pulumi.Output.from_input(charts.PUSHGATEWAY_URL)
+        self.dashboard_uids = pulumi.Output.from_input(sorted(boards))
+        self.rollback_alerts = pulumi.Output.from_input(rollback_triggers(groups))
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "grafanaRoleArn": self.grafana_role_arn,
+                "alertmanagerRoleArn": self.alertmanager_role_arn,
+                "alertmanagerConfigSecret": self.alertmanager_config_secret,
+                "pushgatewayUrl": self.pushgateway_url,
+                "dashboardUids": self.dashboard_uids,
+                "rollbackAlerts": self.rollback_alerts,
+            }
+        )

@@ -1,0 +1,372 @@
+"""Prometheus rules for the coding system, built from the stack config (pure, no Pulumi).
+
+Four rule groups, each becomes one PrometheusRule in the cluster and one group of the plain rule
+file that `rollout render` writes (prometheus/rules.yaml):
+
+- codex-objectives: each service's SLO as data (error budget, p95 latency alert threshold), so
+  one alert rule serves every service;
+- codex-tier: 5-minute recording rules per (service, tier) and the tier alerts, three of which
+  are rollback triggers (`action: rollback`);
+- codex-slo: the longer burn-rate windows and the multi-window multi-burn-rate alerts;
+- codex-ci: the alerts on what CI pushes to the Pushgateway.
+
+No tier-scoped alert fires for a tier without traffic: every one is joined (`and on (service,
+tier)`) with the tier's request rate being at least `thresholds.min_request_rate`, and with no data
+the rates, ratios and quantiles are absent or NaN, which compares false.
+
+Burn-rate alerts follow the SRE workbook (chapter 5, "Alerting on SLOs", table 5-8):
+- CodexErrorBudgetBurnFast (critical, pages): 14.4x the budget over 1h AND over 5m (2 % of a
+  30-day budget spent in an hour), OR 6x over 6h AND over 30m (5 % in six hours);
+- CodexErrorBudgetBurnSlow (medium, Slack): 1x over 3d AND over 6h (10 % in three days).
+The short window makes an alert stop soon after the burn stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.config import ServiceConfig, ThresholdsConfig
+
+# -- recording rule names (`level:metric:operations`) -----------------------------------------
+
+BY = "service, tier"
+GUARD_WINDOW = "5m"
+# A tier counts as serving traffic for CodexTierDown if it did so at any time in this window:
+# once its targets are down it exports nothing, so its current request rate cannot tell.
+TIER_DOWN_LOOKBACK = "1h"
+CODEGEN_WINDOW = "10m"
+DEPLOYMENT_WINDOW = "1d"
+SLO_WINDOWS = ("30m", "1h", "6h", "3d")
+QUANTILES = (0.5, 0.95, 0.99)
+
+ERROR_BUDGET = "service:slo_error_budget:ratio"
+LATENCY_THRESHOLD = "service:http_request_duration_seconds:p95_threshold"
+CODEGEN_RATE = f"service_tier:codegen_requests:rate{CODEGEN_WINDOW}"
+CODEGEN_SUCCESS = f"service_tier:codegen_success_ratio:rate{CODEGEN_WINDOW}"
+DEPLOYMENT_SUCCESS = f"stack:deployment_success_ratio:increase{DEPLOYMENT_WINDOW}"
+
+
+def request_rate(window: str) -> str:
+    """Recording rule: requests per second of a (service, tier) over `window`."""
+    return f"service_tier:http_requests:rate{window}"
+
+
+def error_ratio(window: str) -> str:
+    """Recording rule: share of a (service, tier)'s requests answered 5xx over `window`."""
+    return f"service_tier:http_request_error_ratio:rate{window}"
+
+
+def latency_quantile(q: float) -> str:
+    """Recording rule: the q-quantile of request duration (seconds) over 5m."""
+    return f"service_tier:http_request_duration_seconds:p{round(q * 100)}_rate5m"
+
+
+# -- alert names and labels --------------------------------------------------------------------
+
+ERROR_RATE_HIGH = "CodexErrorRateHigh"
+LATENCY_P95_HIGH = "CodexLatencyP95High"
+TIER_DOWN = "CodexTierDown"
+BURN_FAST = "CodexErrorBudgetBurnFast"
+BURN_SLOW = "CodexErrorBudgetBurnSlow"
+CODEGEN_SUCCESS_LOW = "CodexCodegenSuccessLow"
+VALIDATION_PIPELINE_SLOW = "CodexValidationPipelineSlow"
+DEPLOYMENT_SUCCESS_LOW = "CodexDeploymentSuccessLow"
+TEST_COVERAGE_LOW = "CodexTestCoverageLow"
+POLICY_VIOLATION = "CodexPolicyViolation"
+
+ROLLBACK = {"action": "rollback"}
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """One condition of a multi-window burn-rate alert: `factor` x budget over both windows."""
+
+    factor: float
+    long: str
+    short: str
+
+
+FAST_BURN = (BurnWindow(14.4, "1h", "5m"), BurnWindow(6, "6h", "30m"))
+SLOW_BURN = (BurnWindow(1, "3d", "6h"),)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A service's SLO as the rules use it."""
+
+    service: str
+    error_budget: float
+    latency_p95_threshold_seconds: float
+
+
+def objectives(services: Sequence[ServiceConfig], thresholds: ThresholdsConfig) -> list[Objective]:
+    """Per-service error budget and p95 alert threshold.
+
+    The p95 threshold is the plan's (thresholds.latency_p95_seconds, 0.5 s) unless the service's
+    own p95 target is slower: a service built to answer in 2 s would otherwise alert, and roll its
+    tier back, all the time.
+    """
+    return [
+        Objective(
+            service=s.name,
+            error_budget=round(1 - s.slo.availability / 100, 10),
+            latency_p95_threshold_seconds=max(
+                thresholds.latency_p95_seconds, s.slo.latency_p95_ms / 1000
+            ),
+        )
+        for s in services
+    ]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alerting rule."""
+
+    name: str
+    expr: str
+    for_: str
+    severity: str
+    summary: str
+    description: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def rule(self) -> dict[str, Any]:
+        rule: dict[str, Any] = {"alert": self.name, "expr": self.expr}
+        if self.for_ != "0s":
+            rule["for"] = self.for_
+        rule["labels"] = {"severity": self.severity, **self.labels}
+        rule["annotations"] = {"summary": self.summary, "description": self.description}
+        return rule
+
+
+def num(value: float) -> str:
+    """A threshold as PromQL writes it (no float noise: 0.001, not 0.0010000000000000009)."""
+    return format(value, ".10g")
+
+
+def _record(name: str, expr: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    rule: dict[str, Any] = {"record": name, "expr": expr}
+    if labels:
+        rule["labels"] = labels
+    return rule
+
+
+def _rate_rules(window: str) -> list[dict[str, Any]]:
+    total = request_rate(window)
+    errors = f'sum by ({BY}) (rate(http_requests_total{{code=~"5.."}}[{window}]))'
+    return [
+        _record(total, f"sum by ({BY}) (rate(http_requests_total[{window}]))"),
+        # `or ... 0 *` keeps the ratio at 0 (not absent) while a tier has had no 5xx at all.
+        _record(error_ratio(window), f"({errors} or on ({BY}) 0 * {total}) / {total}"),
+    ]
+
+
+def _success_ratio(metric: str, by: str, fn: str, window: str) -> str:
+    total = f"sum by ({by}) ({fn}({metric}[{window}]))"
+    success = f'sum by ({by}) ({fn}({metric}{{outcome="success"}}[{window}]))'
+    # Without the `or`, a window holding only failures would have no success series, hence no
+    # ratio and no alert: exactly the case that must alert.
+    return f"({success} or on ({by}) 0 * {total}) / {total}"
+
+
+def _guard(thresholds: ThresholdsConfig, rate: str | None = None) -> str:
+    return f"{rate or request_rate(GUARD_WINDOW)} >= {num(thresholds.min_request_rate)}"
+
+
+def _burn(window: BurnWindow, length: str) -> str:
+    return (
+        f"{error_ratio(length)} > on (service) group_left () "
+        f"({num(window.factor)} * {ERROR_BUDGET})"
+    )
+
+
+def _burn_condition(windows: Sequence[BurnWindow]) -> str:
+    conditions = [f"({_burn(w, w.long)} and on ({BY}) {_burn(w, w.short)})" for w in windows]
+    return conditions[0] if len(conditions) == 1 else "(" + " or ".join(conditions) + ")"
+
+
+def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
+    where = "{{ $labels.service }} in {{ $labels.tier }}"
+    return [
+        Alert(
+            ERROR_RATE_HIGH,
+            f"{error_ratio('5m')} > {num(t.error_rate)}\nand on ({BY}) {_guard(t)}",
+            "1m",
+            "high",
+            f"5xx rate of {where} above {num(t.error_rate * 100)} %",
+            f"{{{{ $value | humanizePercentage }}}} of the requests to {where} failed with 5xx "
+            "over the last 5 minutes; traffic is being moved off the tier.",
+            ROLLBACK,
+        ),
+        Alert(
+            LATENCY_P95_HIGH,
+            f"{latency_quantile(0.95)} > on (service) group_left () {LATENCY_THRESHOLD}\n"
+            f"and on ({BY}) {_guard(t)}",
+            "1m",
+            "medium",
+            f"p95 latency of {where} above its threshold",
+            f"p95 request duration of {where} is {{{{ $value | humanizeDuration }}}} over the "
+            "last 5 minutes; traffic is being moved off the tier.",
+            ROLLBACK,
+        ),
+        Alert(
+            TIER_DOWN,
+            f"max_over_time({request_rate(GUARD_WINDOW)}[{TIER_DOWN_LOOKBACK}]) >= "
+            f"{num(t.min_request_rate)}\nunless on ({BY}) up == 1",
+            "1m",
+            "critical",
+            f"No target of {where} is up",
+            f"{where} served up to {{{{ $value | humanize }}}} requests/s in the last "
+            f"{TIER_DOWN_LOOKBACK} and no target is up now; traffic is being moved off the tier.",
+            ROLLBACK,
+        ),
+        Alert(
+            CODEGEN_SUCCESS_LOW,
+            f"{CODEGEN_SUCCESS} < {num(t.codegen_success_rate)}\n"
+            f"and on ({BY}) {_guard(t, CODEGEN_RATE)}",
+            "5m",
+            "high",
+            f"Code generation success of {where} below {num(t.codegen_success_rate * 100)} %",
+            f"{{{{ $value | humanizePercentage }}}} of code generation requests to {where} "
+            f"succeeded over the last {CODEGEN_WINDOW}.",
+        ),
+    ]
+
+
+def _slo_alerts(t: ThresholdsConfig) -> list[Alert]:
+    where = "{{ $labels.service }} in {{ $labels.tier }}"
+    return [
+        Alert(
+            BURN_FAST,
+            f"{_burn_condition(FAST_BURN)}\nand on ({BY}) {_guard(t)}",
+            "2m",
+            "critical",
+            f"{where} is burning its error budget fast",
+            "Error ratio {{ $value | humanizePercentage }}: at least 14.4x the budget over "
+            "1h and 5m, or 6x over 6h and 30m; 2-5 % of the 30-day budget is already spent.",
+        ),
+        Alert(
+            BURN_SLOW,
+            f"{_burn_condition(SLOW_BURN)}\nand on ({BY}) {_guard(t)}",
+            "15m",
+            "medium",
+            f"{where} is spending its error budget faster than it accrues",
+            "Error ratio {{ $value | humanizePercentage }} over 3d and 6h exceeds the "
+            "budget; at this pace the SLO is missed within the 30-day window.",
+        ),
+    ]
+
+
+def _ci_alerts(t: ThresholdsConfig) -> list[Alert]:
+    return [
+        Alert(
+            VALIDATION_PIPELINE_SLOW,
+            "max by (pipeline) (validation_pipeline_duration_seconds) > "
+            f"{num(t.validation_pipeline_seconds)}",
+            "0s",
+            "medium",
+            "Validation pipeline {{ $labels.pipeline }} is slow",
+            "The last run of {{ $labels.pipeline }} took {{ $value | humanizeDuration }} "
+            f"(threshold {num(t.validation_pipeline_seconds)} s).",
+        ),
+        Alert(
+            DEPLOYMENT_SUCCESS_LOW,
+            f"{DEPLOYMENT_SUCCESS} < {num(t.deployment_success_rate)}",
+            "0s",
+            "high",
+            f"Deployment success of {{{{ $labels.stack }}}} below "
+            f"{num(t.deployment_success_rate * 100)} %",
+            "{{ $value | humanizePercentage }} of the deployments of {{ $labels.stack }} "
+            f"succeeded over the last {DEPLOYMENT_WINDOW}.",
+        ),
+        Alert(
+            TEST_COVERAGE_LOW,
+            f"min by (pipeline) (test_coverage_ratio) < {num(t.test_coverage_ratio)}",
+            "0s",
+            "low",
+            "Test coverage of {{ $labels.pipeline }} below "
+            f"{num(t.test_coverage_ratio * 100)} %",
+            "The last run of {{ $labels.pipeline }} covered {{ $value | humanizePercentage }}.",
+        ),
+        Alert(
+            POLICY_VIOLATION,
+            'sum by (stack, pack) (policy_violations{enforcement="mandatory"}) > 0',
+            "0s",
+            "high",
+            "Mandatory policy violated in {{ $labels.stack }}",
+            "The last policy check of {{ $labels.stack }} found {{ $value }} mandatory "
+            "violation(s) of pack {{ $labels.pack }}.",
+            {"category": "policy"},
+        ),
+    ]
+
+
+def rule_groups(
+    services: Sequence[ServiceConfig], thresholds: ThresholdsConfig
+) -> list[dict[str, Any]]:
+    """The rule groups, as Prometheus rule files (and PrometheusRule specs) hold them."""
+    t = thresholds
+    objective_rules = []
+    for o in objectives(services, t):
+        labels = {"service": o.service}
+        objective_rules.append(_record(ERROR_BUDGET, f"vector({num(o.error_budget)})", labels))
+        objective_rules.append(
+            _record(LATENCY_THRESHOLD, f"vector({num(o.latency_p95_threshold_seconds)})", labels)
+        )
+    tier_records = [
+        *_rate_rules("5m"),
+        *(
+            _record(
+                latency_quantile(q),
+                f"histogram_quantile({num(q)}, sum by ({BY}, le) "
+                "(rate(http_request_duration_seconds_bucket[5m])))",
+            )
+            for q in QUANTILES
+        ),
+        _record(CODEGEN_RATE, f"sum by ({BY}) (rate(codegen_requests_total[{CODEGEN_WINDOW}]))"),
+        _record(
+            CODEGEN_SUCCESS, _success_ratio("codegen_requests_total", BY, "rate", CODEGEN_WINDOW)
+        ),
+    ]
+    slo_records = [rule for window in SLO_WINDOWS for rule in _rate_rules(window)]
+    ci_records = [
+        _record(
+            DEPLOYMENT_SUCCESS,
+            _success_ratio("deployments_total", "stack", "increase", DEPLOYMENT_WINDOW),
+        )
+    ]
+    return [
+        {"name": "codex-objectives", "rules": objective_rules},
+        {"name": "codex-tier", "rules": tier_records + [a.rule() for a in _tier_alerts(t)]},
+        {"name": "codex-slo", "rules": slo_records + [a.rule() for a in _slo_alerts(t)]},
+        {"name": "codex-ci", "rules": ci_records + [a.rule() for a in _ci_alerts(t)]},
+    ]
+
+
+def rule_file(services: Sequence[ServiceConfig], thresholds: ThresholdsConfig) -> dict[str, Any]:
+    """A plain Prometheus rule file (what `promtool check rules` reads)."""
+    return {"groups": rule_groups(services, thresholds)}
+
+
+def alerts(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerting rules of `groups`."""
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def recorded_names(groups: Sequence[dict[str, Any]]) -> set[str]:
+    """Names of the recording rules of `groups`."""
+    return {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
+
+
+def rollback_triggers(groups: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Alert name -> its `for` duration, for the alerts that trigger a rollback.
+
+    For the rollback budget: evaluation interval + `for` + Alertmanager's group_wait.
+    """
+    return {
+        rule["alert"]: rule.get("for", "0s")
+        for rule in alerts(groups)
+        if rule["labels"].get("action") == "rollback"
+    }

@@ -7,6 +7,7 @@ naming what is wrong and where, exit code 2, and nothing written.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,6 +54,15 @@ def _plan(stack: str, week: int | None, ledger: str | None) -> Any:
         return run_plan(stack, week, ledger, root=project_root())
     except ConfigError as err:
         raise fail(str(err)) from None
+    except Exception as err:
+        # A failure inside the program is not bad input: exit 1, one line unless debugging.
+        if os.environ.get("ROLLOUT_DEBUG"):
+            raise
+        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise fail(
+            f"the program failed: {type(err).__name__}: {message} (ROLLOUT_DEBUG=1 for details)",
+            code=1,
+        ) from None
 
 
 # -- config ---------------------------------------------------------------------------------------

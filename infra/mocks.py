@@ -184,22 +184,22 @@ class RealisticMocks(pulumi.runtime.Mocks):
 
     # -- invokes --------------------------------------------------------------------------------
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
         token = args.token
         if token in self.invokes:
             answer = self.invokes[token]
-            return (answer(args.args) if callable(answer) else answer), None
+            return (answer(args.args) if callable(answer) else answer), []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account,
                 "arn": f"arn:aws:iam::{self.account}:user/offline",
                 "userId": "AIDAOFFLINE",
                 "id": self.account,
-            }, None
+            }, []
         if token in ("aws:index/getRegion:getRegion", "aws:index/region:getRegion"):
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}, []
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         raise NotImplementedError(
             f"offline plan has no answer for invoke {token} {json.dumps(args.args, default=str)}"
         )

@@ -245,7 +245,7 @@ def _run(
     from pulumi.runtime.mocks import MockEngine, MockSettings
     from pulumi.runtime.stack import run_in_stack
 
-    from infra.ledger_offline import ledger_invokes
+    from infra.ledger import ledger_invokes
     from infra.mocks import RealisticMocks
 
     loop = asyncio.new_event_loop()

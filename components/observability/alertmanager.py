@@ -2,7 +2,7 @@
 
 | alerts                       | receiver                      | repeat   |
 |------------------------------|-------------------------------|----------|
-| action=rollback              | rollback (SNS), then continue | 10m      |
+| action=rollback              | rollback (SNS), then continue | 1h       |
 | severity=critical            | pagerduty, group_wait 10s     | 5m       |
 | category=policy              | slack-email                   | 1h       |
 | severity=high                | slack-email                   | 15m      |
@@ -29,45 +29,22 @@ from typing import Any
 
 import yaml
 
+from components.rollback import alertmanager as rollback_contract
 from infra.config import AlertingConfig
 
-ROLLBACK_RECEIVER = "rollback"
+ROLLBACK_RECEIVER = rollback_contract.RECEIVER
 PAGERDUTY_RECEIVER = "pagerduty"
 SLACK_EMAIL_RECEIVER = "slack-email"
 SLACK_RECEIVER = "slack"
 EMAIL_RECEIVER = "email"
 NULL_RECEIVER = "null"
 
-# Seconds from an alert firing to its first notification on the rollback route (feeds the
-# rollback budget with the rules' `for` and Prometheus's evaluation interval).
-ROLLBACK_GROUP_WAIT = "5s"
+# The rollback receiver, its route and its SNS message are the rollback function's contract,
+# defined beside the function (components/rollback/alertmanager.py) and used here unchanged.
+ROLLBACK_GROUP_WAIT = rollback_contract.ROLLBACK_ROUTE["group_wait"]
 PAGE_GROUP_WAIT = "10s"
 GROUP_BY = ["alertname", "service", "tier"]
 CONFIG_KEY = "alertmanager.yaml"
-
-# The SNS message for the rollback function: JSON, one entry per alert, only from labels Codex
-# rules set (their values are config names, so they never need JSON escaping). `eventId` stays
-# the same across Alertmanager's repeats of one alert, so the function can deduplicate.
-SNS_MESSAGE = (
-    '{"version":"1","source":"alertmanager","status":"{{ .Status }}",'
-    '"receiver":"{{ .Receiver }}","alerts":['
-    "{{ range $i, $a := .Alerts }}{{ if $i }},{{ end }}"
-    '{"eventId":"alertmanager:{{ $a.Fingerprint }}:{{ $a.StartsAt.Unix }}",'
-    '"status":"{{ $a.Status }}",'
-    '"alertname":"{{ $a.Labels.alertname }}",'
-    '"service":"{{ $a.Labels.service }}",'
-    '"tier":"{{ $a.Labels.tier }}",'
-    '"severity":"{{ $a.Labels.severity }}",'
-    '"action":"{{ $a.Labels.action }}",'
-    '"startsAt":"{{ $a.StartsAt.UTC.Format "2006-01-02T15:04:05Z" }}",'
-    '"fingerprint":"{{ $a.Fingerprint }}"}'
-    "{{ end }}]}"
-)
-SNS_SUBJECT = (
-    "codex rollback: {{ .GroupLabels.alertname }} "
-    "{{ .GroupLabels.service }}/{{ .GroupLabels.tier }}"
-)
-SNS_ATTRIBUTES = {"source": "alertmanager", "event": "codex-rollback", "format": "json-v1"}
 
 
 @dataclass(frozen=True)
@@ -127,21 +104,8 @@ def alertmanager_config(channels: Channels, rollback_topic_arn: str, region: str
         "send_resolved": True,
     }
     receivers = [
-        {
-            "name": ROLLBACK_RECEIVER,
-            "sns_configs": [
-                {
-                    "topic_arn": rollback_topic_arn,
-                    # Credentials come from the pod's IRSA role (web identity), not the config.
-                    "sigv4": {"region": region},
-                    "subject": SNS_SUBJECT,
-                    "message": SNS_MESSAGE,
-                    "attributes": dict(SNS_ATTRIBUTES),
-                    # A rollback is never undone automatically; resolved alerts carry nothing to do.
-                    "send_resolved": False,
-                }
-            ],
-        },
+        # SNS, signed with SigV4 by the pod's IRSA credentials.
+        rollback_contract.receiver(rollback_topic_arn, region),
         {
             "name": PAGERDUTY_RECEIVER,
             "pagerduty_configs": [
@@ -159,14 +123,8 @@ def alertmanager_config(channels: Channels, rollback_topic_arn: str, region: str
         {"name": NULL_RECEIVER},
     ]
     routes = [
-        {
-            "receiver": ROLLBACK_RECEIVER,
-            "matchers": ['action="rollback"'],
-            "group_wait": ROLLBACK_GROUP_WAIT,
-            "group_interval": "1m",
-            "repeat_interval": "10m",
-            "continue": True,
-        },
+        # First, and `continue: true`: the people the severity names get the alert too.
+        dict(rollback_contract.ROLLBACK_ROUTE),
         {
             "receiver": PAGERDUTY_RECEIVER,
             "matchers": ['severity="critical"'],

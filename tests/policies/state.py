@@ -165,10 +165,7 @@ def _walk(document: dict[str, Any], path: str) -> tuple[Any, str | int]:
     steps: list[str | int] = [int(p) if p.isdigit() else p for p in path.split(".")]
     current: Any = document
     for step in steps[:-1]:
-        if isinstance(step, int):
-            current = current[step]
-        else:
-            current = current.setdefault(step, {})
+        current = current[step] if isinstance(step, int) else current.setdefault(step, {})
     return current, steps[-1]
 
 

@@ -20,8 +20,9 @@ self-contained zip); it repeats `spread` and a test keeps the two in step.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from infra.config import ConfigError, StackConfig
@@ -142,6 +143,16 @@ def budget_inputs(
     )
 
 
+def alarm_min_requests(config: StackConfig) -> int:
+    """Requests per alarm period below which the 5xx-share alarm stays quiet.
+
+    The same notion of "a tier without traffic" as the Prometheus rules: the configured minimum
+    request rate over one alarm period (at least one request).
+    """
+    rate = config.observability.thresholds.min_request_rate
+    return max(1, math.ceil(rate * config.rollback.alarm_period_seconds))
+
+
 def duration_seconds(duration: str) -> int:
     """A Prometheus-style duration (15s, 1m, 2h) in seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
@@ -166,6 +177,7 @@ class RollbackBudget:
 
     triggers: tuple[TriggerBudget, ...]
     limit: int
+    inputs: BudgetInputs = BudgetInputs()
 
     @property
     def worst_case(self) -> TriggerBudget:
@@ -183,6 +195,7 @@ class RollbackBudget:
             "triggers": {
                 t.trigger: {"seconds": t.seconds, "parts": dict(t.parts)} for t in self.triggers
             },
+            "inputs": asdict(self.inputs),
         }
 
     def lines(self) -> list[str]:
@@ -232,7 +245,61 @@ def rollback_budget(inputs: BudgetInputs = BudgetInputs()) -> RollbackBudget:
         TriggerBudget("guardduty-finding", via_events),
         TriggerBudget("config-non-compliant", via_events),
     )
-    return RollbackBudget(triggers, i.limit)
+    return RollbackBudget(triggers, i.limit, i)
+
+
+FUNCTION_TYPE = "aws:lambda/function:Function"
+ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
+PLAN_VARIABLE = "ROLLOUT_ROLLBACK_PLAN"
+
+
+def budget_from_resources(
+    resources: Iterable[tuple[str, Mapping[str, Any]]],
+) -> tuple[RollbackBudget, RollbackBudget] | None:
+    """(published, derived) budgets from declared resources: (type token, camelCase inputs).
+
+    `published` is what the rollback function (tag purpose=rollback) carries in its
+    ROLLOUT_ROLLBACK_PLAN; `derived` recomputes it with the alarm and health check terms taken
+    from the rollback alarms and target groups actually declared (the longest of each), so a
+    change to a resource that the published figure missed shows up as a difference. None when
+    there is no rollback function with a readable plan.
+    """
+    published: dict[str, Any] | None = None
+    alarms: list[int] = []
+    checks: list[tuple[int, int]] = []
+    for kind, props in resources:
+        tags = props.get("tags") or {}
+        if kind == FUNCTION_TYPE and tags.get("purpose") == "rollback":
+            raw = ((props.get("environment") or {}).get("variables") or {}).get(PLAN_VARIABLE)
+            try:
+                published = json.loads(raw) if isinstance(raw, str) else None
+            except json.JSONDecodeError:
+                published = None
+        elif kind == ALARM_TYPE and tags.get("purpose") == "rollback":
+            periods = [props.get("period")] + [
+                (q.get("metric") or {}).get("period") for q in props.get("metricQueries") or []
+            ]
+            period = max((int(p) for p in periods if isinstance(p, int | float)), default=0)
+            alarms.append(period * int(props.get("evaluationPeriods") or 1))
+        elif kind == TARGET_GROUP_TYPE and isinstance(props.get("healthCheck"), Mapping):
+            check = props["healthCheck"]
+            interval, threshold = check.get("interval"), check.get("unhealthyThreshold")
+            if isinstance(interval, int | float) and isinstance(threshold, int | float):
+                checks.append((int(interval), int(threshold)))
+    fields = ((published or {}).get("budget") or {}).get("inputs")
+    if not isinstance(fields, dict):
+        return None
+    declared = BudgetInputs(**{k: int(v) for k, v in fields.items()})
+    derived = declared
+    if alarms:
+        derived = replace(derived, alarm_period=max(alarms), alarm_evaluation_periods=1)
+    if checks:
+        interval, threshold = max(checks, key=lambda c: c[0] * c[1])
+        derived = replace(
+            derived, health_check_interval=interval, health_check_unhealthy_threshold=threshold
+        )
+    return rollback_budget(declared), rollback_budget(derived)
 
 
 # ---------------------------------------------------------------------------------------------

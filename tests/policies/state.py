@@ -161,15 +161,23 @@ def skipped(report: Report, policy: str) -> list[str]:
 # -- editing helpers -----------------------------------------------------------------------------
 
 
-def _walk(document: dict[str, Any], path: str) -> tuple[Any, str | int]:
-    steps: list[str | int] = [int(p) if p.isdigit() else p for p in path.split(".")]
+Path = str | tuple[str | int, ...]
+
+
+def _walk(document: dict[str, Any], path: Path) -> tuple[Any, str | int]:
+    """Dotted paths for plain keys; a tuple for keys with dots (Kubernetes label keys)."""
+    steps: list[str | int] = (
+        [int(p) if p.isdigit() else p for p in path.split(".")]
+        if isinstance(path, str)
+        else list(path)
+    )
     current: Any = document
     for step in steps[:-1]:
         current = current[step] if isinstance(step, int) else current.setdefault(step, {})
     return current, steps[-1]
 
 
-def changed(document: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+def changed(document: Mapping[str, Any], path: Path, value: Any) -> dict[str, Any]:
     """A deep copy of ``document`` with the dotted ``path`` set to ``value``."""
     result = copy.deepcopy(dict(document))
     parent, last = _walk(result, path)
@@ -177,7 +185,7 @@ def changed(document: Mapping[str, Any], path: str, value: Any) -> dict[str, Any
     return result
 
 
-def removed(document: Mapping[str, Any], path: str) -> dict[str, Any]:
+def removed(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """A deep copy of ``document`` without the dotted ``path``."""
     result = copy.deepcopy(dict(document))
     parent, last = _walk(result, path)

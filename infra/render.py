@@ -34,11 +34,20 @@ def reveal_placeholders(value: Any) -> Any:
     """Secret values become a placeholder string, so documents stay well-formed."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG) == SECRET_VALUE:
-            return SECRET_PLACEHOLDER
+            return _placeholder_shape(value.get("value"))
         return {k: reveal_placeholders(v) for k, v in value.items()}
     if isinstance(value, list):
         return [reveal_placeholders(v) for v in value]
     return value
+
+
+def _placeholder_shape(value: Any) -> Any:
+    """A secret map or list keeps its keys and length (a Secret's `stringData` stays a map)."""
+    if isinstance(value, dict):
+        return {k: _placeholder_shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholder_shape(v) for v in value]
+    return SECRET_PLACEHOLDER
 
 
 def kubernetes_objects(plan: PlanResult) -> list[dict[str, Any]]:

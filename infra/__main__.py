@@ -5,6 +5,7 @@ import pulumi_kubernetes as k8s
 
 from components.environment import Environment, EnvironmentArgs
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
+from components.observability import Observability, ObservabilityArgs
 from components.rollback.component import Rollback, RollbackArgs
 from components.routing import (
     HEALTH_CHECK_INTERVAL_SECONDS,
@@ -131,6 +132,18 @@ environments = {
     for tier in tiers
 }
 
+observability = Observability(
+    "observability",
+    ObservabilityArgs(
+        config=config,
+        tiers=tiers,
+        tier_namespaces={tier: env.namespace for tier, env in environments.items()},
+        rollback_topic_arn=rollback.topic_arn,
+        rollback_topic_kms_key_arn=rollback.key_arn,
+    ),
+    opts=pulumi.ResourceOptions(providers=[cluster]),
+)
+
 # -- exports --------------------------------------------------------------------------------------
 pulumi.export("week", this_week.week)
 pulumi.export("phase", this_week.phase)
@@ -152,3 +165,14 @@ pulumi.export(
     },
 )
 pulumi.export("namespaces", {tier: env.namespace for tier, env in environments.items()})
+pulumi.export(
+    "observability",
+    {
+        "namespace": observability.namespace,
+        "pushgatewayUrl": observability.pushgateway_url,
+        "dashboards": observability.dashboard_uids,
+        "grafanaRoleArn": observability.grafana_role_arn,
+        "alertmanagerRoleArn": observability.alertmanager_role_arn,
+        "rollbackAlerts": observability.rollback_alerts,
+    },
+)

@@ -201,7 +201,8 @@ def load_state_file(path: Path) -> Any:
 class WireCounters:
     """What the conversion to the engine's wire form could not carry faithfully."""
 
-    hidden_secrets: int = 0
+    hidden: set[str] = field(default_factory=set)
+    current: str = ""
 
 
 def to_wire(value: Any, counters: WireCounters | None = None) -> Any:
@@ -225,7 +226,7 @@ def to_wire(value: Any, counters: WireCounters | None = None) -> Any:
                 inner = value["value"]
             else:
                 if counters is not None:
-                    counters.hidden_secrets += 1
+                    counters.hidden.add(counters.current)
                 inner = UNKNOWN
             return {SIG_KEY: SECRET_SIG, "value": to_wire(inner, counters)}
         if sig == RESOURCE_SIG:
@@ -248,7 +249,8 @@ def to_wire(value: Any, counters: WireCounters | None = None) -> Any:
     return value
 
 
-def _struct(props: Mapping[str, Any], counters: WireCounters) -> struct_pb2.Struct:
+def _struct(props: Mapping[str, Any], counters: WireCounters, urn: str) -> struct_pb2.Struct:
+    counters.current = urn
     message = struct_pb2.Struct()
     message.update(to_wire(props, counters))
     return message
@@ -805,7 +807,7 @@ class PolicyHost:
                 dependencies=resource.dependencies,
                 options=_options(resource),
             )
-            message.properties.CopyFrom(_struct(props, counters))
+            message.properties.CopyFrom(_struct(props, counters, resource.urn))
             prov_urn = _provider_for(resource, providers)
             if prov_urn:
                 message.provider.CopyFrom(wire_providers[prov_urn])
@@ -814,7 +816,7 @@ class PolicyHost:
                     message.propertyDependencies[key].urns.extend(urns)
         response = self._call("AnalyzeStack", stack_request)
         report.add(response, None, root_urn(resources), meta, by_urn)
-        report.hidden_secrets = counters.hidden_secrets
+        report.hidden_secrets = len(counters.hidden)
         report.logs = list(self.engine.logs)
         report.sort()
         return report
@@ -833,7 +835,7 @@ class PolicyHost:
             name=resource.name,
             options=_options(resource),
         )
-        request.properties.CopyFrom(_struct(props, counters))
+        request.properties.CopyFrom(_struct(props, counters, resource.urn))
         prov_urn = _provider_for(resource, providers)
         if prov_urn:
             request.provider.CopyFrom(wire_providers[prov_urn])
@@ -885,7 +887,7 @@ def _provider_message(provider: StateResource, counters: WireCounters) -> Any:
     message = analyzer_pb2.AnalyzerProviderResource(
         urn=provider.urn, type=provider.type, name=provider.name
     )
-    message.properties.CopyFrom(_struct(provider.inputs, counters))
+    message.properties.CopyFrom(_struct(provider.inputs, counters, provider.urn))
     return message
 
 
@@ -1096,8 +1098,8 @@ def render_text(report: Report) -> str:
         lines.append(f"[remediated] {r.policy}: {r.urn}")
     if report.hidden_secrets:
         lines.append(
-            f"note: {report.hidden_secrets} encrypted secret value(s) could not be read offline "
-            "and were evaluated as unknown (export with --show-secrets to include them)"
+            f"note: encrypted secrets of {report.hidden_secrets} resource(s) could not be read "
+            "offline and were evaluated as unknown (export with --show-secrets to include them)"
         )
     skipped = Counter(n.policy for n in report.not_applicable)
     if skipped:
@@ -1290,8 +1292,8 @@ def render_markdown(report: Report) -> str:
         lines.append("")
     if report.hidden_secrets:
         lines += [
-            f"> {report.hidden_secrets} encrypted secret value(s) could not be read offline and "
-            "were evaluated as unknown.",
+            f"> Encrypted secrets of {report.hidden_secrets} resource(s) could not be read offline "
+            "and were evaluated as unknown.",
             "",
         ]
     lines += [
@@ -1405,7 +1407,7 @@ def policy_verdict(state: Any) -> Report:
 
 def pack_policies() -> list[PolicyMeta]:
     """The pack's policies read in-process (for the coverage matrix; no pack process)."""
-    from policies import all_policies
+    from policies.pack import all_policies
 
     return sorted((meta_from_policy(p) for p in all_policies()), key=lambda p: p.name)
 

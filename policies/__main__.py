@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies import PACK_DESCRIPTION, PACK_NAME, all_policies
+from policies.pack import PACK_DESCRIPTION, PACK_NAME, all_policies
 
 PolicyPack(
     name=PACK_NAME,

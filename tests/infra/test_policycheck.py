@@ -416,3 +416,12 @@ def test_project_stacks_have_no_violations(pack: PolicyHost, stack: str, week: i
     assert found == []
     unevaluated = [n for n in report.not_applicable if n.reason.startswith("can't run policy")]
     assert unevaluated == []
+
+
+def test_plan_shows_the_policy_verdict() -> None:
+    from infra.summary import summarise
+
+    summary = summarise(plan_of("prod", 9))
+    section = next(s for s in summary.sections if s.title == "policy")
+    assert section.problems == []
+    assert section.lines[0].startswith("policy check PASS: 0 violation(s)")

@@ -12,6 +12,11 @@ answers the engine address given to the pack and keeps its log messages.
 
 Input is a state in ``pulumi stack export`` shape, from a file or rendered offline for one of
 the project's stacks. The result renders as text, JSON, SARIF 2.1.0, JUnit XML or Markdown.
+
+Where this differs from the engine, on purpose: Remediate is called only when some policy is
+configured at ``remediate`` (otherwise the pack's answer is empty by construction and the call
+would double the cost); a config key naming no policy is an error, not ignored; encrypted
+secrets in an exported state cannot be decrypted offline and travel as unknowns.
 """
 
 from __future__ import annotations

@@ -561,7 +561,8 @@ class Outcome:
     why: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        keys = {"event_id": "eventId"}
+        return {keys.get(k, k): v for k, v in self.__dict__.items() if v is not None}
 
 
 class LockTimeoutError(Exception):

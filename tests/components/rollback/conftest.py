@@ -1,0 +1,472 @@
+"""A stack's rollback surface under moto: ALB listener with weighted target groups, the ledger
+parameter, the audit table and the people topic (delivered to an SQS inbox to read back), plus
+builders for the events each trigger sends and a way to make AWS answer with an error once."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+from moto.core.models import botocore_stubber
+from moto.dynamodb.models.table import Table
+
+from components.rollback import handler
+from components.rollback.alertmanager import MESSAGE_TEMPLATE
+from infra.rollback_plan import rollback_plan
+from infra.schedule import tiers_with_environment, week_plan
+
+REGION = "eu-west-1"
+STACK = "test"
+LEDGER = f"/codex-rollout/{STACK}/rollback-ledger"
+AUDIT_TABLE = "rollback-audit-test"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # Real DynamoDB applies a conditional put atomically; moto's in-memory table checks and
+    # writes in separate steps, so concurrent threads could both pass. Make it atomic, as the
+    # service is (the lock the function takes relies on exactly this guarantee).
+    atomic = threading.Lock()
+    put_item = Table.put_item
+
+    def atomic_put_item(self: Table, *args: Any, **kwargs: Any) -> Any:
+        with atomic:
+            return put_item(self, *args, **kwargs)
+
+    monkeypatch.setattr(Table, "put_item", atomic_put_item)
+    monkeypatch.setattr(handler, "_CLIENTS", None)
+    with mock_aws():
+        yield
+
+
+@dataclass
+class RollbackStack:
+    """One stack's listener, ledger, audit table and people topic under moto."""
+
+    week: int
+    env: dict[str, str]
+    listener_arn: str
+    target_groups: dict[str, str]
+    inbox_url: str
+    elbv2: Any = field(repr=False)
+    ssm: Any = field(repr=False)
+    dynamodb: Any = field(repr=False)
+    sqs: Any = field(repr=False)
+
+    @property
+    def settings(self) -> handler.Settings:
+        return handler.Settings.from_env(self.env)
+
+    def weights(self) -> dict[str, int]:
+        listener = self.elbv2.describe_listeners(ListenerArns=[self.listener_arn])["Listeners"][0]
+        by_arn = {arn: tier for tier, arn in self.target_groups.items()}
+        groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        return {by_arn[g["TargetGroupArn"]]: g["Weight"] for g in groups}
+
+    def ledger(self) -> dict[str, Any]:
+        value = self.ssm.get_parameter(Name=LEDGER)["Parameter"]["Value"]
+        return dict(json.loads(value))
+
+    def audit_records(self) -> list[dict[str, Any]]:
+        items = self.dynamodb.scan(TableName=AUDIT_TABLE)["Items"]
+        return [i for i in items if i["recordType"]["S"] != "lock"]
+
+    def notifications(self) -> list[str]:
+        messages = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10)
+            if not got.get("Messages"):
+                return messages
+            for message in got["Messages"]:
+                messages.append(json.loads(message["Body"])["Message"])
+                self.sqs.delete_message(
+                    QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    def suffix(self, tier: str) -> str:
+        return handler.arn_suffix(self.target_groups[tier])
+
+    def invoke(self, event: Any) -> dict[str, Any]:
+        """The Lambda entry point, with this stack's configuration in the environment."""
+        return handler.handler(event, LambdaContext())
+
+
+class LambdaContext:
+    aws_request_id = "req-0001"
+
+
+@pytest.fixture
+def make_stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., RollbackStack]:
+    """Build the stack at `week` (default weights: that week's schedule)."""
+
+    def build(week: int = 8, weights: dict[str, int] | None = None) -> RollbackStack:
+        ec2 = boto3.client("ec2", region_name=REGION)
+        elbv2 = boto3.client("elbv2", region_name=REGION)
+        ssm = boto3.client("ssm", region_name=REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+
+        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=zone)[
+                "Subnet"
+            ]["SubnetId"]
+            for i, zone in enumerate((f"{REGION}a", f"{REGION}b"))
+        ]
+        lb = elbv2.create_load_balancer(Name="codex-test", Subnets=subnets, Type="application")[
+            "LoadBalancers"
+        ][0]["LoadBalancerArn"]
+        tiers = tiers_with_environment(week)
+        groups = {
+            tier: elbv2.create_target_group(
+                Name=f"codex-{tier}-test",
+                Protocol="HTTP",
+                Port=8080,
+                VpcId=vpc,
+                TargetType="ip",
+            )["TargetGroups"][0]["TargetGroupArn"]
+            for tier in tiers
+        }
+        start = weights or week_plan(week).allocation.as_dict()
+        listener = elbv2.create_listener(
+            LoadBalancerArn=lb,
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[
+                {
+                    "Type": "forward",
+                    "ForwardConfig": {
+                        "TargetGroups": [
+                            {"TargetGroupArn": arn, "Weight": start[tier]}
+                            for tier, arn in groups.items()
+                        ],
+                        "TargetGroupStickinessConfig": {"Enabled": False},
+                    },
+                }
+            ],
+        )["Listeners"][0]["ListenerArn"]
+        ssm.put_parameter(Name=LEDGER, Value='{"held": false}', Type="String")
+        dynamodb.create_table(
+            TableName=AUDIT_TABLE,
+            KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        topic = sns.create_topic(Name="people")["TopicArn"]
+        inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+        env = {
+            "ROLLOUT_STACK": STACK,
+            "ROLLOUT_LISTENER_ARN": listener,
+            "ROLLOUT_TARGET_GROUPS": json.dumps(groups),
+            "ROLLOUT_ROLLBACK_PLAN": rollback_plan(week, tiers).to_json(),
+            "ROLLOUT_LEDGER_PARAMETER": LEDGER,
+            "ROLLOUT_AUDIT_TABLE": AUDIT_TABLE,
+            "ROLLOUT_NOTIFY_TOPIC_ARN": topic,
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return RollbackStack(week, env, listener, groups, inbox, elbv2, ssm, dynamodb, sqs)
+
+    return build
+
+
+# -- events as the triggers send them -------------------------------------------------------------
+
+
+def sns_event(message: dict[str, Any] | str, message_id: str = "msg-1") -> dict[str, Any]:
+    """The Lambda event of one SNS delivery."""
+    body = message if isinstance(message, str) else json.dumps(message)
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"arn:aws:sns:{REGION}:123456789012:rollback:sub",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": f"arn:aws:sns:{REGION}:123456789012:rollback",
+                    "Subject": "ALARM",
+                    "Message": body,
+                    "Timestamp": "2026-11-26T10:00:05.000Z",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+def alarm_message(
+    name: str,
+    target_group_suffix: str,
+    state: str = "ALARM",
+    metric_math: bool = False,
+    changed: str = "2026-11-26T10:00:00.000+0000",
+) -> dict[str, Any]:
+    """A CloudWatch alarm state change as SNS delivers it (single metric or metric math)."""
+    dimensions = [
+        {"value": "app/codex-test/50dc6c495c0c9188", "name": "LoadBalancer"},
+        {"value": target_group_suffix, "name": "TargetGroup"},
+    ]
+    trigger: dict[str, Any] = {
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": 0.5,
+        "TreatMissingData": "notBreaching",
+        "EvaluateLowSampleCountPercentile": "",
+    }
+    if metric_math:
+        trigger["Metrics"] = [
+            {
+                "Id": metric_id,
+                "MetricStat": {
+                    "Metric": {
+                        "Dimensions": dimensions,
+                        "MetricName": metric_name,
+                        "Namespace": "AWS/ApplicationELB",
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            }
+            for metric_id, metric_name in (
+                ("requests", "RequestCount"),
+                ("errors", "HTTPCode_Target_5XX_Count"),
+            )
+        ] + [
+            {
+                "Expression": "IF(FILL(requests, 0) >= 6, FILL(errors, 0) / requests, 0)",
+                "Id": "rate",
+                "Label": "5xx share",
+                "ReturnData": True,
+            }
+        ]
+    else:
+        trigger.update(
+            MetricName="TargetResponseTime",
+            Namespace="AWS/ApplicationELB",
+            StatisticType="ExtendedStatistic",
+            ExtendedStatistic="p95",
+            Unit=None,
+            Dimensions=dimensions,
+        )
+    return {
+        "AlarmName": name,
+        "AlarmDescription": "Rollback trigger",
+        "AWSAccountId": "123456789012",
+        "AlarmConfigurationUpdatedTimestamp": "2026-11-26T09:00:00.000+0000",
+        "NewStateValue": state,
+        "NewStateReason": "Threshold Crossed: 1 out of the last 1 datapoints was greater...",
+        "StateChangeTime": changed,
+        "Region": "EU (Ireland)",
+        "AlarmArn": f"arn:aws:cloudwatch:{REGION}:123456789012:alarm:{name}",
+        "OldStateValue": "OK" if state == "ALARM" else "ALARM",
+        "OKActions": [],
+        "AlarmActions": [],
+        "InsufficientDataActions": [],
+        "Trigger": trigger,
+    }
+
+
+def render_alertmanager(alerts: list[dict[str, Any]], tmp_path: Path) -> str:
+    """The SNS message Alertmanager sends for `alerts`, rendered by the real amtool from the
+    rollback receiver's template (Go text/template, Alertmanager's template functions)."""
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool (Debian prometheus-alertmanager) is not installed")
+    data = {
+        "receiver": "rollback",
+        "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
+        "alerts": [
+            {
+                "annotations": {"summary": "rollback trigger"},
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph",
+                **alert,
+            }
+            for alert in alerts
+        ],
+        "groupLabels": {k: alerts[0]["labels"][k] for k in ("alertname", "tier")},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+    }
+    path = tmp_path / "alertmanager-data.json"
+    path.write_text(json.dumps(data))
+    result = subprocess.run(
+        [
+            amtool,
+            "template",
+            "render",
+            "--template.glob=/dev/null",
+            f"--template.text={MESSAGE_TEMPLATE}",
+            f"--template.data={path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return result.stdout.strip()
+
+
+def alert(
+    tier: str,
+    status: str = "firing",
+    fingerprint: str = "3f2a9c0d1b7e4a55",
+    name: str = "CodexErrorRateHigh",
+    action: str = "rollback",
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "fingerprint": fingerprint,
+        "startsAt": "2026-11-26T10:00:00Z",
+        "labels": {
+            "alertname": name,
+            "service": "codegen-api",
+            "severity": "high",
+            "tier": tier,
+            "action": action,
+        },
+    }
+
+
+def guardduty_event(severity: float = 8.0, finding: str = "finding-1") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": f"event-{finding}-{severity}",
+        "detail-type": "GuardDuty Finding",
+        "source": "aws.guardduty",
+        "account": "123456789012",
+        "time": "2026-11-26T10:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "schemaVersion": "2.0",
+            "accountId": "123456789012",
+            "region": REGION,
+            "id": finding,
+            "type": "Execution:Kubernetes/ExecInKubeSystemPod",
+            "severity": severity,
+            "title": "Command executed inside a pod in kube-system namespace.",
+        },
+    }
+
+
+def config_event(compliance: str = "NON_COMPLIANT", event_id: str = "cfg-1") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Config Rules Compliance Change",
+        "source": "aws.config",
+        "account": "123456789012",
+        "time": "2026-11-26T10:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "resourceId": "codex-rollout-audit",
+            "awsRegion": REGION,
+            "awsAccountId": "123456789012",
+            "configRuleName": "dynamodb-pitr-enabled",
+            "messageType": "ComplianceChangeNotification",
+            "resourceType": "AWS::DynamoDB::Table",
+            "newEvaluationResult": {"complianceType": compliance},
+            "oldEvaluationResult": {"complianceType": "COMPLIANT"},
+        },
+    }
+
+
+# -- making AWS answer with an error ---------------------------------------------------------------
+
+
+class _Raw(io.BytesIO):
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.getvalue()
+
+
+@dataclass
+class Injected:
+    """Counts the matching requests and answers the first `times` of them with an error."""
+
+    times: int
+    calls: int = 0
+
+
+def inject_error(
+    client: Any,
+    operation: str,
+    *,
+    code: str,
+    status: int = 400,
+    times: int = 1,
+    json_protocol: bool = False,
+) -> Injected:
+    """Make `client` receive an AWS error for `operation`, at the HTTP layer.
+
+    botocore sends each attempt through its `before-send` event, where moto answers as the
+    service. This puts itself in moto's place on `client`: matching requests get the error
+    without reaching moto (as a throttled request never reaches the real service), everything
+    else goes to moto. The error then takes botocore's real parsing and retry path.
+    """
+    assert not getattr(client, "_injected", False), "one injected operation per client"
+    client._injected = True
+    state = Injected(times)
+    client.meta.events.unregister("before-send", botocore_stubber)
+
+    def before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
+        body = request.body or b""
+        body = body if isinstance(body, bytes) else body.encode()
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else target
+        if f"Action={operation}".encode() not in body and not target.endswith(f".{operation}"):
+            return botocore_stubber(request=request, **kwargs)
+        state.calls += 1
+        if state.calls > state.times:
+            return botocore_stubber(request=request, **kwargs)
+        if json_protocol:
+            payload = json.dumps({"__type": code, "message": f"injected {code}"}).encode()
+            headers = {"Content-Type": "application/x-amz-json-1.1"}
+        else:
+            payload = (
+                "<ErrorResponse><Error><Type>Sender</Type>"
+                f"<Code>{code}</Code><Message>injected {code}</Message></Error>"
+                "<RequestId>injected</RequestId></ErrorResponse>"
+            ).encode()
+            headers = {"Content-Type": "text/xml"}
+        return AWSResponse(request.url, status, headers, _Raw(payload))
+
+    client.meta.events.register("before-send", before_send)
+    return state
+
+
+def log_lines(text: str) -> list[dict[str, Any]]:
+    """The function's JSON log lines in captured stdout."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]

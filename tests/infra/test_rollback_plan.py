@@ -1,0 +1,332 @@
+"""Rollback decisions: allocations per trigger, the budget, the ledger and the declared allocation."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from components.rollback import handler
+from infra.config import load_offline
+from infra.ledger import LEDGER_INVOKE, ledger_invokes, ledger_parameter_name
+from infra.rollback_plan import (
+    NO_TIER,
+    BudgetInputs,
+    LedgerError,
+    alarm_min_requests,
+    budget_from_resources,
+    budget_inputs,
+    effective_allocation,
+    parse_ledger,
+    previous_step,
+    rollback_allocations,
+    rollback_budget,
+    rollback_plan,
+    spread,
+)
+from infra.schedule import DEFAULT_PLAN, TIERS, Allocation, WeekPlan, tiers_with_environment
+from tests.conftest import STACKS, WEEKS
+
+# -- allocations ---------------------------------------------------------------------------------
+
+
+def test_week_8_canary_failure_moves_its_share_proportionally() -> None:
+    allocations = rollback_allocations(8, TIERS)
+    assert allocations["canary"] == Allocation(11, 0, 89)
+    assert allocations["production"] == Allocation(50, 50, 0)
+    assert allocations["sandbox"] == Allocation(0, 11, 89)
+
+
+@pytest.mark.parametrize(
+    ("weights", "failing", "expected"),
+    [
+        ({"sandbox": 10, "canary": 10, "production": 80}, {"canary"}, (11, 0, 89)),
+        ({"sandbox": 5, "canary": 5, "production": 90}, {"production"}, (50, 50, 0)),
+        ({"sandbox": 5, "canary": 5, "production": 90}, {"canary"}, (5, 0, 95)),
+        ({"sandbox": 20, "canary": 80, "production": 0}, {"sandbox"}, (0, 100, 0)),
+        ({"sandbox": 33, "canary": 33, "production": 34}, {"production"}, (50, 50, 0)),
+        ({"sandbox": 10, "canary": 10, "production": 80}, {"canary", "production"}, (100, 0, 0)),
+    ],
+)
+def test_spread_by_largest_remainder(
+    weights: dict[str, int], failing: set[str], expected: tuple[int, int, int]
+) -> None:
+    assert tuple((spread(weights, failing) or {}).values()) == expected
+
+
+def test_spread_ties_go_to_the_larger_weight_then_tier_order() -> None:
+    # 100 * 25/75 and 100 * 50/75 leave remainders .33 and .67: the larger remainder wins.
+    assert spread({"sandbox": 25, "canary": 25, "production": 50}, {"sandbox"}) == {
+        "sandbox": 0,
+        "canary": 33,
+        "production": 67,
+    }
+    # Equal remainders (12.5 and 87.5): the larger weight gets the leftover point.
+    assert spread({"sandbox": 1, "canary": 7, "production": 92}, {"production"}) == {
+        "sandbox": 12,
+        "canary": 88,
+        "production": 0,
+    }
+
+
+def test_spread_has_nowhere_to_go_when_the_failing_tier_holds_all_traffic() -> None:
+    assert spread({"sandbox": 100, "canary": 0}, {"sandbox"}) is None
+
+
+@pytest.mark.parametrize("week", WEEKS)
+def test_every_allocation_sums_to_100_and_zeroes_the_failing_tier(week: int) -> None:
+    tiers = tiers_with_environment(week)
+    allocations = rollback_allocations(week, tiers)
+    assert set(allocations) == {*tiers, NO_TIER}
+    current = DEFAULT_PLAN[min(week, 12) - 1].allocation
+    for key, allocation in allocations.items():
+        assert sum(allocation.as_dict().values()) == 100, (week, key)
+        for tier in TIERS:
+            if tier not in tiers:
+                assert allocation.weight(tier) == 0
+        if key == NO_TIER:
+            continue
+        others_have_traffic = any(current.weight(t) > 0 for t in TIERS if t != key)
+        if others_have_traffic:
+            assert allocation.weight(key) == 0, (week, key)
+        else:
+            # Weeks 1-4: sandbox is the only tier with traffic. Hold as is (see the docstring).
+            assert allocation == current
+
+
+def test_failing_only_tier_holds_the_current_allocation() -> None:
+    assert rollback_allocations(3, ("sandbox",))["sandbox"] == Allocation(100, 0, 0)
+    assert rollback_allocations(4, ("sandbox", "canary"))["sandbox"] == Allocation(100, 0, 0)
+    # A tier at 0 that fails stays at 0; nothing moves.
+    assert rollback_allocations(4, ("sandbox", "canary"))["canary"] == Allocation(100, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("week", "expected"),
+    [
+        (1, (100, 0, 0)),  # no earlier week: the current allocation, held
+        (4, (100, 0, 0)),
+        (5, (100, 0, 0)),
+        (6, (100, 0, 0)),  # week 5 equals week 6: the step before is weeks 1-4
+        (7, (50, 50, 0)),
+        (8, (20, 80, 0)),
+        (9, (10, 10, 80)),
+        (12, (10, 10, 80)),  # the plateau 9-12 rolls back to week 8
+        (30, (10, 10, 80)),
+    ],
+)
+def test_no_tier_triggers_go_to_the_previous_step(week: int, expected: tuple[int, ...]) -> None:
+    assert previous_step(week) == Allocation(*expected)
+    assert rollback_allocations(week, tiers_with_environment(week))[NO_TIER] == Allocation(
+        *expected
+    )
+
+
+def test_custom_plan_previous_step() -> None:
+    plan = (
+        WeekPlan(1, "a", Allocation(100, 0, 0)),
+        WeekPlan(2, "b", Allocation(60, 30, 10)),
+        WeekPlan(3, "c", Allocation(0, 20, 80)),
+    )
+    assert previous_step(3, plan) == Allocation(60, 30, 10)
+    assert rollback_allocations(3, TIERS, plan)["production"] == Allocation(0, 100, 0)
+
+
+def test_the_function_spreads_exactly_like_the_program() -> None:
+    # handler.py repeats `spread` (it ships alone); every split of 100 over three tiers in steps
+    # of 5, with every set of failing tiers, must give the same answer in both.
+    for s, c in itertools.product(range(0, 101, 5), repeat=2):
+        if s + c > 100:
+            continue
+        weights = {"sandbox": s, "canary": c, "production": 100 - s - c}
+        for size in range(4):
+            for failing in itertools.combinations(TIERS, size):
+                assert handler.spread(weights, frozenset(failing)) == spread(weights, failing)
+
+
+# -- budget --------------------------------------------------------------------------------------
+
+
+def test_default_budget_breakdown() -> None:
+    budget = rollback_budget()
+    seconds = {t.trigger: t.seconds for t in budget.triggers}
+    assert seconds == {
+        "cloudwatch-error-rate": 75,
+        "cloudwatch-latency-p95": 75,
+        "cloudwatch-unhealthy-targets": 105,
+        "prometheus-alert": 100,
+        "guardduty-finding": 15,
+        "config-non-compliant": 15,
+    }
+    assert budget.worst_case.trigger == "cloudwatch-unhealthy-targets"
+    assert budget.worst_case.seconds == 105 <= 120
+    assert budget.within_limit
+    unhealthy = dict(budget.worst_case.parts)
+    assert unhealthy["health check interval x unhealthy threshold"] == 30
+    assert unhealthy["alarm period x evaluation periods"] == 60
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_budgets_are_within_two_minutes(stack: str) -> None:
+    config = load_offline(stack).model
+    budget = rollback_budget(budget_inputs(config))
+    assert budget.limit == 120
+    assert budget.worst_case.seconds <= 120
+
+
+def test_longer_alarm_evaluation_breaks_the_budget() -> None:
+    budget = rollback_budget(BudgetInputs(alarm_evaluation_periods=2))
+    assert budget.worst_case.seconds == 165
+    assert not budget.within_limit
+    assert "OVER the 120s limit" in budget.lines()[-1]
+
+
+def test_min_requests_follow_the_traffic_threshold() -> None:
+    config = load_offline("prod").model
+    # 0.1 requests/s over a 60 s alarm period.
+    assert alarm_min_requests(config) == 6
+
+
+def test_budget_matches_the_observability_rules() -> None:
+    rules = pytest.importorskip("components.observability.rules")
+    contract = pytest.importorskip("components.rollback.alertmanager")
+    config = load_offline("prod").model
+    triggers = rules.rollback_triggers(
+        rules.rule_groups(config.services, config.observability.thresholds)
+    )
+    assert triggers, "no alert rule carries action=rollback"
+    from infra.rollback_plan import duration_seconds
+
+    inputs = budget_inputs(config)
+    assert max(duration_seconds(f) for f in triggers.values()) <= inputs.prometheus_rule_for
+    assert duration_seconds(contract.ROLLBACK_ROUTE["group_wait"]) <= inputs.alertmanager_group_wait
+
+
+def test_plan_json_is_what_the_function_reads() -> None:
+    plan = rollback_plan(8, TIERS)
+    env = {
+        "ROLLOUT_STACK": "prod",
+        "ROLLOUT_LISTENER_ARN": "arn:aws:elasticloadbalancing:eu-central-1:1:listener/app/x/y/z",
+        "ROLLOUT_TARGET_GROUPS": json.dumps(
+            {t: f"arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/{t}/1" for t in TIERS}
+        ),
+        "ROLLOUT_ROLLBACK_PLAN": plan.to_json(),
+        "ROLLOUT_LEDGER_PARAMETER": "/codex-rollout/prod/rollback-ledger",
+        "ROLLOUT_AUDIT_TABLE": "audit",
+        "ROLLOUT_NOTIFY_TOPIC_ARN": "arn:aws:sns:eu-central-1:1:people",
+    }
+    settings = handler.Settings.from_env(env)
+    assert settings.week == 8
+    assert settings.allocation_for("canary") == {"sandbox": 11, "canary": 0, "production": 89}
+    assert settings.allocation_for(None) == {"sandbox": 20, "canary": 80, "production": 0}
+    budget = json.loads(env["ROLLOUT_ROLLBACK_PLAN"])["budget"]
+    assert budget["worstCaseSeconds"] == 105
+    assert budget["limitSeconds"] == 120
+
+
+def test_budget_from_resources_notices_a_slower_alarm() -> None:
+    plan = rollback_plan(8, TIERS)
+    function = (
+        "aws:lambda/function:Function",
+        {
+            "tags": {"purpose": "rollback"},
+            "environment": {"variables": {"ROLLOUT_ROLLBACK_PLAN": plan.to_json()}},
+        },
+    )
+    alarm = {"tags": {"purpose": "rollback"}, "period": 60, "evaluationPeriods": 1}
+    group = {"healthCheck": {"interval": 10, "unhealthyThreshold": 3}}
+    found = budget_from_resources(
+        [
+            function,
+            ("aws:cloudwatch/metricAlarm:MetricAlarm", alarm),
+            ("aws:lb/targetGroup:TargetGroup", group),
+        ]
+    )
+    assert found is not None
+    published, derived = found
+    assert published.worst_case.seconds == derived.worst_case.seconds == 105
+    slow = {**alarm, "evaluationPeriods": 3}
+    found = budget_from_resources([function, ("aws:cloudwatch/metricAlarm:MetricAlarm", slow)])
+    assert found is not None
+    assert found[1].worst_case.seconds == 225
+    assert not found[1].within_limit
+    assert budget_from_resources([]) is None
+
+
+# -- ledger --------------------------------------------------------------------------------------
+
+HELD = {
+    "held": True,
+    "allocation": {"sandbox": 11, "canary": 0, "production": 89},
+    "reason": "CloudWatch alarm codex-rollout-prod-canary-error-rate",
+    "trigger": "cloudwatch-alarm",
+    "tier": "canary",
+    "at": "2026-11-26T10:00:00Z",
+    "eventId": "cloudwatch:arn:alarm:2026-11-26T10:00:00.000+0000",
+}
+
+
+def test_parse_ledger() -> None:
+    ledger = parse_ledger(json.dumps(HELD))
+    assert ledger.held
+    assert ledger.allocation == Allocation(11, 0, 89)
+    assert ledger.as_dict() == HELD
+    assert parse_ledger('{"held": false}').held is False
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("not json", r"ledger: not JSON"),
+        ("[]", r"ledger: list is not a ledger"),
+        ('{"held": "yes"}', r"ledger.held: 'yes' is not true or false"),
+        ('{"held": false, "colour": 1}', r"ledger.colour: unknown key"),
+        ('{"held": true}', r"ledger.trigger: required while held"),
+        (json.dumps({**HELD, "allocation": None}), r"ledger.allocation: required while held"),
+        (
+            json.dumps({**HELD, "allocation": {"sandbox": 50, "canary": 0, "production": 40}}),
+            r"ledger.allocation: weights sum to 90, not 100",
+        ),
+        (
+            json.dumps({**HELD, "allocation": {"staging": 100}}),
+            r"ledger.allocation.staging: not a tier",
+        ),
+        (json.dumps({**HELD, "tier": "qa"}), r"ledger.tier: 'qa' is not a tier"),
+    ],
+)
+def test_parse_ledger_rejects_with_one_line(text: str, match: str) -> None:
+    with pytest.raises(LedgerError, match=match):
+        parse_ledger(text)
+
+
+def test_held_ledger_wins_and_says_why() -> None:
+    scheduled = Allocation(5, 5, 90)
+    effective = effective_allocation(scheduled, parse_ledger(json.dumps(HELD)), TIERS)
+    assert effective.allocation == Allocation(11, 0, 89)
+    assert effective.held
+    assert effective.message is not None
+    assert "11/0/89 instead of the schedule's 5/5/90" in effective.message
+    assert "rollout resume" in effective.message
+    assert effective_allocation(scheduled, None, TIERS).allocation == scheduled
+    not_held = parse_ledger('{"held": false}')
+    assert effective_allocation(scheduled, not_held, TIERS) == effective_allocation(
+        scheduled, None, TIERS
+    )
+
+
+def test_held_allocation_on_a_tier_without_environment_stops() -> None:
+    with pytest.raises(LedgerError, match=r"ledger.allocation.production: 89 but tier"):
+        effective_allocation(
+            Allocation(100, 0, 0), parse_ledger(json.dumps(HELD)), ("sandbox", "canary")
+        )
+
+
+def test_offline_invoke_answers_like_get_parameters_by_path() -> None:
+    answer = ledger_invokes("prod", json.dumps(HELD))[LEDGER_INVOKE]
+    found = answer({"path": "/codex-rollout/prod", "recursive": False})
+    assert found["names"] == [ledger_parameter_name("prod")]
+    assert json.loads(found["values"][0]) == HELD
+    assert answer({"path": "/codex-rollout/sandbox"})["names"] == []
+    empty = ledger_invokes("prod", None)[LEDGER_INVOKE]({"path": "/codex-rollout/prod"})
+    assert empty["names"] == [] and empty["values"] == []

@@ -1,4 +1,4 @@
-"""Rollback decisions: allocations per trigger, the budget, the ledger and the declared allocation."""
+"""Rollback decisions: allocations per trigger, the budget, the ledger, the declared weights."""
 
 from __future__ import annotations
 

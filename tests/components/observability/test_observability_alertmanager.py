@@ -319,3 +319,68 @@ def test_pagerduty_route_detection(document: dict[str, Any]) -> None:
         },
     }
     assert not routes_to_pagerduty(without)
+
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "observability.md"
+
+
+def test_documented_sns_message_is_what_alertmanager_renders(
+    amtool: str, document: dict[str, Any], tmp_path: Path
+) -> None:
+    """docs/observability.md shows the exact message for its example alert."""
+    labels = {
+        "alertname": "CodexErrorRateHigh",
+        "service": "codegen-api",
+        "tier": "canary",
+        "severity": "high",
+        "action": "rollback",
+    }
+    data = {
+        "receiver": "rollback",
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {},
+                "startsAt": "2026-11-26T10:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus/graph",
+                "fingerprint": "3f2a9c0d1b7e4a55",
+            }
+        ],
+        "groupLabels": {k: labels[k] for k in ("alertname", "service", "tier")},
+        "commonLabels": labels,
+        "commonAnnotations": {},
+        "externalURL": "http://kube-prometheus-stack-alertmanager.monitoring:9093",
+    }
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    (tmp_path / "empty.tmpl").write_text("")
+    result = amtool_run(
+        amtool,
+        "template",
+        "render",
+        f"--template.glob={tmp_path / 'empty.tmpl'}",
+        f"--template.text={_sns_message(document)}",
+        f"--template.data={tmp_path / 'data.json'}",
+    )
+    assert result.returncode == 0, result.stderr
+    documented = DOC.read_text().split("<!-- sns-message -->")[1].split("```json\n")[1]
+    assert result.stdout.strip() == documented.split("```")[0].strip()
+
+
+def test_documented_alerts_are_the_rules() -> None:
+    text = DOC.read_text()
+    for alert in [
+        "CodexErrorRateHigh",
+        "CodexLatencyP95High",
+        "CodexTierDown",
+        "CodexErrorBudgetBurnFast",
+        "CodexErrorBudgetBurnSlow",
+        "CodexCodegenSuccessLow",
+        "CodexValidationPipelineSlow",
+        "CodexDeploymentSuccessLow",
+        "CodexTestCoverageLow",
+        "CodexPolicyViolation",
+    ]:
+        assert f"| `{alert}` |" in text, alert

@@ -425,3 +425,15 @@ def test_plan_shows_the_policy_verdict() -> None:
     section = next(s for s in summary.sections if s.title == "policy")
     assert section.problems == []
     assert section.lines[0].startswith("policy check PASS: 0 violation(s)")
+
+
+def test_the_engine_address_given_to_the_pack_answers(pack: PolicyHost) -> None:
+    import grpc  # type: ignore[import-untyped]
+    from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+    with grpc.insecure_channel(pack.engine_address) as channel:
+        engine = engine_pb2_grpc.EngineStub(channel)
+        engine.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message="hello", urn="u"))
+        engine.SetRootResource(engine_pb2.SetRootResourceRequest(urn="urn:root"))
+        assert engine.GetRootResource(engine_pb2.GetRootResourceRequest()).urn == "urn:root"
+    assert ("warning", "u", "hello") in pack.engine.logs

@@ -15,7 +15,7 @@ from infra.summary import SECTIONS, Section
 def policy_section(plan: PlanResult) -> Section:
     section = Section("policy")
     try:
-        report = policy_verdict(plan.export())
+        report = policy_verdict(plan)
     except PolicyCheckError as err:
         section.problems.append(f"policy pack could not run: {err}")
         return section

@@ -1405,9 +1405,9 @@ def evaluate(
         return host.evaluate(state, config, source)
 
 
-def policy_verdict(state: Any) -> Report:
-    """The pack's verdict on a state with the default config (used by ``rollout plan``)."""
-    return evaluate(state, source="offline plan")
+def policy_verdict(plan: Any) -> Report:
+    """The pack's verdict on an offline plan with the default config (``rollout plan``)."""
+    return evaluate(plan_state(plan), source="offline plan")
 
 
 def pack_policies() -> list[PolicyMeta]:
@@ -1505,12 +1505,28 @@ def check(
 
 def _render(stack: str, week: int | None, ledger: str | None) -> Any:
     from infra.config import ConfigError
-    from infra.offline import render_state
+    from infra.offline import run_plan
 
     try:
-        return render_state(stack, week, ledger)
+        return plan_state(run_plan(stack, week, ledger))
     except ConfigError as err:
         raise PolicyCheckError(str(err)) from None
+
+
+def plan_state(plan: Any) -> dict[str, Any]:
+    """An offline plan in stack-export shape with its secrets readable.
+
+    ``render_state`` writes secrets as ciphertext, as an export file would; the plan itself
+    knows their values (placeholders for secure config), and the engine decrypts secrets before
+    analysis, so the check sees them in plain text like a real preview does.
+    """
+    state: dict[str, Any] = plan.export()
+    records = {r.urn: r for r in plan.records}
+    for entry in state["deployment"]["resources"]:
+        record = records.get(entry["urn"])
+        if record is not None:
+            entry["inputs"], entry["outputs"] = record.inputs, record.outputs
+    return state
 
 
 @policy_app.command("coverage")

@@ -17,10 +17,11 @@ resources by them (types are pulumi-aws v7 / pulumi-kubernetes v4 tokens):
    topic's ARN. Every tier with weight > 0 has at least one such alarm.
 5. PagerDuty. When the production weight is > 0 a PagerDuty route exists: a Kubernetes resource
    annotated ``codex.dev/pagerduty-route: "true"`` (by convention the Alertmanager config
-   ``kubernetes:core/v1:Secret`` in namespace ``monitoring`` labelled
+   ``kubernetes:core/v1:Secret``, key ``alertmanager.yaml``, optionally labelled
    ``codex.dev/alertmanager-config: "true"``), or an ``aws:sns/topicSubscription:TopicSubscription``
-   with protocol ``https`` to ``events.pagerduty.com``. When that Secret's ``alertmanager.yaml``
-   is readable, its route tree must reach a receiver with ``pagerduty_configs``.
+   with protocol ``https`` to ``events.pagerduty.com``. When a Secret's ``alertmanager.yaml``
+   is readable (the engine decrypts secrets; so does ``rollout policy check --stack``), its
+   route tree must reach a receiver with ``pagerduty_configs``.
 6. Rollback budget. The rollback ``aws:lambda/function:Function`` carries the tag ``purpose`` =
    ``rollback``; its environment variable ``ROLLOUT_ROLLBACK_PLAN`` is JSON holding
    ``{"budget": {"worstCaseSeconds": <n>, "limitSeconds": 120}}``. Its ``timeout`` is within
@@ -364,8 +365,7 @@ def _alertmanager_configs(resources: list[PolicyResource]) -> list[tuple[PolicyR
     found = []
     for secret in by_type(resources, "kubernetes:core/v1:Secret"):
         try:
-            if get(secret.props, "metadata", "labels", ALERTMANAGER_LABEL) != "true":
-                continue
+            # The label marks it; a Secret holding alertmanager.yaml is one either way.
             for key in ("alertmanager.yaml", "alertmanager.yml"):
                 text = _decoded_entry(secret.props, key)
                 if text is not None:

@@ -22,6 +22,7 @@ from infra.policycheck import (
     Report,
     pack_policies,
     parse_policy_pack_config,
+    plan_state,
     reconcile_config,
     render_coverage,
     render_json,
@@ -411,7 +412,8 @@ def test_cli_coverage() -> None:
 @pytest.mark.parametrize("week", WEEKS)
 @pytest.mark.parametrize("stack", STACKS)
 def test_project_stacks_have_no_violations(pack: PolicyHost, stack: str, week: int) -> None:
-    report = pack.evaluate(plan_of(stack, week).export())
+    report = pack.evaluate(plan_state(plan_of(stack, week)))
+    assert report.hidden_secrets == 0
     found = [f"{v.policy} {v.urn}: {v.message}" for v in report.violations]
     assert found == []
     unevaluated = [n for n in report.not_applicable if n.reason.startswith("can't run policy")]

@@ -384,3 +384,14 @@ def test_rollback_function_required(check: Check) -> None:
 def test_rollback_ceiling_comes_from_config(check: Check) -> None:
     report = check(rollout().b, {BUDGET: {"maxRollbackSeconds": 60}})
     assert "budget limit 120s exceeds the plan's 60s" in messages(report, BUDGET)
+
+
+def test_alertmanager_config_found_without_the_label(check: Check) -> None:
+    r = rollout()
+    assert r.secret is not None
+    outputs = r.secret.entry["outputs"]
+    del outputs["metadata"]["labels"]
+    outputs["stringData"] = {
+        "alertmanager.yaml": "route: {receiver: email}\nreceivers: [{name: email}]"
+    }
+    assert "routes nothing to a pagerduty_configs receiver" in messages(check(r.b), PAGERDUTY)

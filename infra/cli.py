@@ -120,6 +120,7 @@ def plan(
     """Run the program offline and summarise the stack's desired state at a week."""
     from infra.summary import summarise
 
+    _prestart_policy_pack()
     result = _plan(stack, week, ledger)
     summary = summarise(result)
     if as_json:
@@ -147,6 +148,17 @@ def render(
     except (OSError, ValueError) as err:
         raise fail(f"--out {out_dir}: {err}") from None
     out.print(f"rendered {stack} week {result.week}: {len(written)} files under {out_dir}")
+
+
+def _prestart_policy_pack() -> None:
+    """Start the policy pack now so its start-up overlaps the offline run."""
+    try:
+        from infra.policy_summary import prestart
+    except ModuleNotFoundError as err:
+        if err.name != "infra.policy_summary":
+            raise
+    else:
+        prestart()
 
 
 def _load_renderers() -> None:

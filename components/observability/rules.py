@@ -19,6 +19,9 @@ Burn-rate alerts follow the SRE workbook (chapter 5, "Alerting on SLOs", table 5
   30-day budget spent in an hour), OR 6x over 6h AND over 30m (5 % in six hours);
 - CodexErrorBudgetBurnSlow (medium, Slack): 1x over 3d AND over 6h (10 % in three days).
 The short window makes an alert stop soon after the burn stops.
+
+Alerts read recording rules of other groups, so the evaluation interval must stay well under
+Prometheus's 5-minute lookback (the config's default is 15 s).
 """
 
 from __future__ import annotations

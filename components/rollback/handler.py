@@ -252,6 +252,8 @@ def decide(
             zeroed=zeroed,
             note="no other tier has traffic to take over: weights unchanged, rollout held",
         )
+    if moved == dict(live):
+        return Decision(after=moved, zeroed=zeroed, note="the listener already has these weights")
     return Decision(after=moved, zeroed=zeroed, note="traffic moved off the failing tier(s)")
 
 

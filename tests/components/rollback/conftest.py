@@ -56,6 +56,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(Table, "put_item", atomic_put_item)
     monkeypatch.setattr(handler, "_CLIENTS", None)
+    monkeypatch.setattr(handler, "LOG_STREAM", None)  # the operator commands point it at stderr
     with mock_aws():
         yield
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -253,6 +255,18 @@ def test_a_failing_tier_is_never_raised_by_a_later_trigger(make_stack: MakeStack
     assert len(stack.audit_records()) == 2
 
 
+def test_a_new_alarm_for_a_tier_already_at_zero_moves_nothing(make_stack: MakeStack) -> None:
+    stack = make_stack(week=8)
+    stack.invoke(sns_event(alarm_message("c", stack.suffix("canary"))))
+    later = alarm_message("c", stack.suffix("canary"), changed="2026-11-26T11:00:00.000+0000")
+    [outcome] = stack.invoke(sns_event(later))["outcomes"]
+    assert outcome["action"] == "held"
+    assert outcome["why"] == "the listener already has these weights"
+    assert stack.weights() == WEEK_8_CANARY_FAILS
+    assert stack.ledger()["eventId"] == outcome["eventId"]
+    assert len(stack.audit_records()) == 2
+
+
 @pytest.mark.parametrize("order", [("canary", "production"), ("production", "canary")])
 def test_successive_triggers_converge_whatever_the_order(
     make_stack: MakeStack, order: tuple[str, str]
@@ -464,3 +478,17 @@ def test_endpoints_come_from_the_standard_aws_settings(monkeypatch: pytest.Monke
     clients = handler.Clients.create(boto3.session.Session())
     assert clients.elbv2.meta.endpoint_url == "http://localhost:4566"
     assert clients.dynamodb.meta.config.retries["mode"] == "standard"
+
+
+def test_the_function_needs_only_the_standard_library_and_boto3() -> None:
+    # It ships alone as handler.py in the zip: no infra.*, no pulumi, no third-party packages
+    # beyond the boto3 the Lambda runtime provides.
+    tree = ast.parse(Path(handler.__file__).read_text())
+    modules = {
+        (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    modules = {m.split(".")[0] for m in modules}
+    assert modules - set(sys.stdlib_module_names) == {"boto3", "botocore"}

@@ -1,0 +1,1 @@
+"""Automated rollback: the function (handler.py), its component, the Alertmanager contract."""

@@ -29,7 +29,7 @@ app = typer.Typer(
 config_app = typer.Typer(help="Stack config checks.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 
 StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")]
 WeekOpt = Annotated[

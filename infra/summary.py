@@ -108,7 +108,7 @@ class Summary:
         allocation = outputs.get("allocation", {})
         console.print("allocation: " + " / ".join(f"{t} {allocation.get(t, 0)}%" for t in TIERS))
         for severity, message in self.plan.messages:
-            console.print(f"{severity}: {message}")
+            console.print(f"{severity}: {message}", markup=False, emoji=False)
         grid = Table(title="resources by component")
         grid.add_column("component")
         grid.add_column("resources", justify="right")
@@ -117,9 +117,11 @@ class Summary:
         console.print(grid)
         for section in self.sections:
             for line in section.lines:
-                console.print(f"{section.title}: {line}")
+                console.print(f"{section.title}: {line}", markup=False, emoji=False)
             for problem in section.problems:
-                console.print(f"[red]{section.title}: problem: {problem}[/]")
+                console.print(
+                    f"{section.title}: problem: {problem}", style="red", markup=False, emoji=False
+                )
         total = self.as_dict()["resources"]
         verdict = "VALID" if self.valid else "INVALID"
         console.print(

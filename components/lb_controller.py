@@ -15,6 +15,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 
+from components.iam import irsa_trust_policy
+
 CHART_REPOSITORY = "https://aws.github.io/eks-charts"
 CHART = "aws-load-balancer-controller"
 CHART_VERSION = "1.13.0"
@@ -87,30 +89,6 @@ def controller_policy(args: LoadBalancerControllerArgs) -> str:
                         }
                     },
                 },
-            ],
-        }
-    )
-
-
-def irsa_trust_policy(
-    oidc_provider_arn: str, oidc_issuer: str, namespace: str, account: str
-) -> str:
-    """Trust policy letting exactly one Kubernetes service account assume a role."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": oidc_provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{oidc_issuer}:sub": f"system:serviceaccount:{namespace}:{account}",
-                            f"{oidc_issuer}:aud": "sts.amazonaws.com",
-                        }
-                    },
-                }
             ],
         }
     )

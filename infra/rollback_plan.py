@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from components.rollback.handler import spread  # one rule for the program and the function
 from infra.config import ConfigError, StackConfig
 from infra.schedule import DEFAULT_PLAN, TIERS, Allocation, WeekPlan, week_plan
 
@@ -36,29 +37,6 @@ LIMIT_SECONDS = 120
 
 # ---------------------------------------------------------------------------------------------
 # allocations
-
-
-def spread(current: Mapping[str, int], failing: Collection[str]) -> dict[str, int] | None:
-    """`current` with every tier in `failing` at 0 and their share spread over the others.
-
-    The share goes to the remaining tiers in proportion to their weights; integer weights summing
-    to the same total, rounded by largest remainder (ties: the larger weight, then tier order).
-    Returns None when no remaining tier has traffic to scale up, i.e. there is nowhere to move
-    the traffic to: the caller decides (see `rollback_allocations`).
-    """
-    total = sum(current.values())
-    keep = {t: w for t, w in current.items() if t not in failing and w > 0}
-    base = sum(keep.values())
-    if base == 0:
-        return None
-    exact = {t: total * w / base for t, w in keep.items()}
-    result = {t: (int(exact[t]) if t in keep else 0) for t in current}
-    left = total - sum(result.values())
-    order = list(current)
-    ranked = sorted(keep, key=lambda t: (-(exact[t] - int(exact[t])), -keep[t], order.index(t)))
-    for tier in ranked[:left]:
-        result[tier] += 1
-    return result
 
 
 def previous_step(week: int, plan: Sequence[WeekPlan] = DEFAULT_PLAN) -> Allocation:

@@ -211,31 +211,6 @@ def pushgateway_values(obs: ObservabilityConfig, labels: Mapping[str, str]) -> d
     }
 
 
-def irsa_trust_policy(
-    oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str
-) -> str:
-    """Trust policy letting one Kubernetes service account assume a role (IRSA)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": oidc_provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{oidc_issuer}:sub": f"system:serviceaccount:{namespace}:"
-                            f"{service_account}",
-                            f"{oidc_issuer}:aud": "sts.amazonaws.com",
-                        }
-                    },
-                }
-            ],
-        }
-    )
-
-
 def cloudwatch_read_policy() -> str:
     return json.dumps(
         {

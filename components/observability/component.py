@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
+from components.iam import irsa_trust_policy
 from components.labels import k8s_labels, namespace_for, selector_labels
 from components.observability import alertmanager as am
 from components.observability import charts
@@ -140,7 +141,7 @@ class Observability(pulumi.ComponentResource):
         grafana_role = aws.iam.Role(
             f"{name}-grafana-cloudwatch",
             description="IRSA role of Grafana: read CloudWatch metrics (ALB) for dashboards",
-            assume_role_policy=charts.irsa_trust_policy(
+            assume_role_policy=irsa_trust_policy(
                 cluster.oidc_provider_arn,
                 cluster.oidc_issuer,
                 charts.NAMESPACE,
@@ -159,7 +160,7 @@ class Observability(pulumi.ComponentResource):
         alertmanager_role = aws.iam.Role(
             f"{name}-alertmanager-sns",
             description="IRSA role of Alertmanager: publish to the rollback topic",
-            assume_role_policy=charts.irsa_trust_policy(
+            assume_role_policy=irsa_trust_policy(
                 cluster.oidc_provider_arn,
                 cluster.oidc_issuer,
                 charts.NAMESPACE,

@@ -133,16 +133,23 @@ def test_custom_plan_previous_step() -> None:
     assert rollback_allocations(3, TIERS, plan)["production"] == Allocation(0, 100, 0)
 
 
-def test_the_function_spreads_exactly_like_the_program() -> None:
-    # handler.py repeats `spread` (it ships alone); every split of 100 over three tiers in steps
-    # of 5, with every set of failing tiers, must give the same answer in both.
+def test_spread_invariants_over_every_split() -> None:
+    # The program and the function share one `spread`; these hold for every split of 100 over
+    # three tiers in steps of 5 and every set of failing tiers.
+    assert spread is handler.spread
     for s, c in itertools.product(range(0, 101, 5), repeat=2):
         if s + c > 100:
             continue
         weights = {"sandbox": s, "canary": c, "production": 100 - s - c}
         for size in range(4):
             for failing in itertools.combinations(TIERS, size):
-                assert handler.spread(weights, frozenset(failing)) == spread(weights, failing)
+                result = spread(weights, frozenset(failing))
+                if result is None:
+                    assert all(weights[t] == 0 for t in TIERS if t not in failing)
+                    continue
+                assert sum(result.values()) == 100
+                assert all(result[t] == 0 for t in failing)
+                assert all(result[t] >= weights[t] for t in TIERS if t not in failing)
 
 
 # -- budget --------------------------------------------------------------------------------------

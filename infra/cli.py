@@ -7,6 +7,7 @@ naming what is wrong and where, exit code 2, and nothing written.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -227,7 +228,20 @@ _mount_optional()
 
 
 def main() -> None:
-    app()
+    """Console-script entry point."""
+    try:
+        app()
+        code: int = 0
+    except SystemExit as done:
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    # Everything is written and every child process is gone by now. Tearing down the Pulumi SDK
+    # modules costs about a second of a ~3 s run, so leave without it.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,11 @@ def rollback_section(plan: PlanResult) -> Section:
             break
     outputs = plan.stack_outputs
     declared, scheduled = outputs.get("allocation"), outputs.get("scheduledAllocation")
-    if declared is not None and scheduled is not None and declared != scheduled:
+    if (
+        declared is not None
+        and scheduled is not None
+        and any(declared.get(t, 0) != scheduled.get(t, 0) for t in TIERS)
+    ):
 
         def weights(allocation: dict[str, int]) -> str:
             return "/".join(str(allocation.get(t, 0)) for t in TIERS)

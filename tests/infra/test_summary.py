@@ -33,3 +33,14 @@ def test_a_listener_that_disagrees_with_the_allocation_is_invalid(
     problems = routing_section(result).problems
     assert any("sum to 105" in p for p in problems)
     assert any("!= declared allocation" in p for p in problems)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("week", [1, 4, 7])
+def test_no_hold_is_reported_without_a_held_ledger(
+    plan: Callable[..., PlanResult], stack: str, week: int
+) -> None:
+    # Weeks where some tier has no environment yet: the listener lists fewer tiers than the
+    # schedule, which is not a hold.
+    lines = rollback_section(plan(stack, week)).lines
+    assert not any("ledger held" in line for line in lines)

@@ -1,13 +1,14 @@
 """Benchmark: wall time of `rollout plan --stack <stack>` as a cold process (median of N runs).
 
 Usage: python benchmarks/plan_time.py [--stack prod] [--runs 7]
-Prints each run, then the median, min and max, and the resource count of the plan.
+Prints each run, then the median, min and max, the resource count and the peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,10 +35,12 @@ def main() -> None:
         times.append(elapsed)
         resources = json.loads(result.stdout)["resources"]
         print(f"run {run + 1}: {elapsed:.3f} s")
+    # ru_maxrss of waited-for children is the largest single child, in KiB on Linux.
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"rollout plan --stack {args.stack}: median {statistics.median(times):.3f} s, "
         f"min {min(times):.3f} s, max {max(times):.3f} s over {args.runs} cold runs; "
-        f"{resources} resources"
+        f"{resources} resources; peak RSS of a run {peak_mib:.0f} MiB"
     )
 
 

@@ -184,14 +184,23 @@ def diff(
 ) -> None:
     """Resources added, removed and changed (with property paths) between two weeks."""
     from infra.render import diff as plan_diff
+    from infra.summary import listener_weights
 
     before = _plan(stack, from_week, ledger)
     after = _plan(stack, to_week, ledger)
     result = plan_diff(before, after)
+    weights = {"from": listener_weights(before), "to": listener_weights(after)}
     if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps({**result.as_dict(), "weights": weights}, indent=2))
         return
     out.print(f"{stack}: week {from_week} -> week {to_week}")
+    out.print(
+        "traffic: "
+        + ", ".join(
+            f"{tier} {weights['from'].get(tier, '-')} -> {weights['to'].get(tier, '-')}"
+            for tier in TIERS
+        )
+    )
     for urn in result.added:
         out.print(f"  + {urn}")
     for urn in result.removed:

@@ -125,3 +125,8 @@ def test_diff_json_shows_weight_paths() -> None:
     listener = next(urn for urn in changed if urn.endswith("::codex-https"))
     paths = {c["path"]: (c["old"], c["new"]) for c in changed[listener]}
     assert paths["defaultActions[0].forward.targetGroups[0].weight"] == (20, 10)
+    weights = json.loads(result.stdout)["weights"]
+    assert weights == {
+        "from": {"sandbox": 20, "canary": 80, "production": 0},
+        "to": {"sandbox": 10, "canary": 10, "production": 80},
+    }

@@ -1420,7 +1420,9 @@ def pack_policies() -> list[PolicyMeta]:
 def _stack_config(stack: str) -> dict[str, str]:
     """Plain (non-secure) values of Pulumi.<stack>.yaml as the engine passes them in
     PULUMI_CONFIG: ``namespace:key`` -> string (objects JSON-encoded)."""
-    path = REPO_ROOT / f"Pulumi.{stack}.yaml"
+    from infra.config import project_root
+
+    path = project_root() / f"Pulumi.{stack}.yaml"
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError):
@@ -1504,11 +1506,11 @@ def check(
 
 
 def _render(stack: str, week: int | None, ledger: str | None) -> Any:
-    from infra.config import ConfigError
+    from infra.config import ConfigError, project_root
     from infra.offline import run_plan
 
     try:
-        return plan_state(run_plan(stack, week, ledger))
+        return plan_state(run_plan(stack, week, ledger, root=project_root()))
     except ConfigError as err:
         raise PolicyCheckError(str(err)) from None
 

@@ -1,7 +1,7 @@
 """Operator commands for rollbacks, running the rollback function's own code.
 
 - `rollout rollback --tier T --reason "..."`: manual rollback of one tier (without --tier: a
-  rollback that names no tier, to the rollout's previous step).
+  rollback that names no tier, to the previous week's allocation).
 - `rollout rollback --event FILE`: replay a trigger event through the handler (drills, incidents,
   events from the dead-letter queue). A Lambda event, or a bare CloudWatch alarm / Alertmanager
   message (wrapped as an SNS record). Replaying an event already applied changes nothing.

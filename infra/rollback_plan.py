@@ -5,8 +5,8 @@ to the rollback function as `ROLLOUT_ROLLBACK_PLAN`:
 
 - `rollback_allocations`: per tier, the allocation with that tier at 0 and its share spread over
   the other tiers in proportion to their weights (largest remainder); under `none`, the allocation
-  for triggers that name no tier (security incidents, policy violations): the previous step of
-  the rollout.
+  for triggers that name no tier (security incidents, policy violations): the previous week's
+  allocation (week 1: the current one, held).
 - `rollback_budget`: worst-case seconds from a fault to traffic moved, per trigger, from the
   declared parameters (alarm period and evaluation periods, health checks, Prometheus and
   Alertmanager timings, function start and the API call).
@@ -39,19 +39,14 @@ LIMIT_SECONDS = 120
 # allocations
 
 
-def previous_step(week: int, plan: Sequence[WeekPlan] = DEFAULT_PLAN) -> Allocation:
-    """The allocation of the rollout's previous step: the latest earlier week that differs.
+def previous_week(week: int, plan: Sequence[WeekPlan] = DEFAULT_PLAN) -> Allocation:
+    """The previous week's allocation; week 1 has none, so it is the current one (held).
 
-    On a plateau (weeks 9-12 all 5/5/90) the literal previous week equals this week, which would
-    make a security rollback a no-op; the step before the plateau is what "roll back" means.
-    Before the first change (weeks 1-4 of the default plan) it is the current allocation, held.
+    Taken literally, as the rollout plan states it: on a plateau (weeks 9-12 all 5/5/90) the
+    previous week equals this week, so a security incident there moves no traffic; the function
+    still holds the ledger (freezing the rollout) and pages people.
     """
-    current = week_plan(week, plan).allocation
-    for earlier in range(week - 1, 0, -1):
-        allocation = week_plan(earlier, plan).allocation
-        if allocation != current:
-            return allocation
-    return current
+    return week_plan(max(week - 1, 1), plan).allocation
 
 
 def rollback_allocations(
@@ -71,7 +66,7 @@ def rollback_allocations(
     for tier in tiers:
         moved = spread(weights, {tier})
         allocations[tier] = current if moved is None else Allocation.from_dict(moved)
-    allocations[NO_TIER] = previous_step(week, plan)
+    allocations[NO_TIER] = previous_week(week, plan)
     return allocations
 
 

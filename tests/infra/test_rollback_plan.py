@@ -19,7 +19,7 @@ from infra.rollback_plan import (
     budget_inputs,
     effective_allocation,
     parse_ledger,
-    previous_step,
+    previous_week,
     rollback_allocations,
     rollback_budget,
     rollback_plan,
@@ -106,30 +106,33 @@ def test_failing_only_tier_holds_the_current_allocation() -> None:
     ("week", "expected"),
     [
         (1, (100, 0, 0)),  # no earlier week: the current allocation, held
-        (4, (100, 0, 0)),
+        (2, (100, 0, 0)),
         (5, (100, 0, 0)),
-        (6, (100, 0, 0)),  # week 5 equals week 6: the step before is weeks 1-4
+        (6, (50, 50, 0)),  # week 5: on a plateau the previous week equals this one
         (7, (50, 50, 0)),
         (8, (20, 80, 0)),
         (9, (10, 10, 80)),
-        (12, (10, 10, 80)),  # the plateau 9-12 rolls back to week 8
-        (30, (10, 10, 80)),
+        (10, (5, 5, 90)),
+        (12, (5, 5, 90)),
+        (30, (5, 5, 90)),
     ],
 )
-def test_no_tier_triggers_go_to_the_previous_step(week: int, expected: tuple[int, ...]) -> None:
-    assert previous_step(week) == Allocation(*expected)
+def test_no_tier_triggers_go_to_the_previous_weeks_allocation(
+    week: int, expected: tuple[int, ...]
+) -> None:
+    assert previous_week(week) == Allocation(*expected)
     assert rollback_allocations(week, tiers_with_environment(week))[NO_TIER] == Allocation(
         *expected
     )
 
 
-def test_custom_plan_previous_step() -> None:
+def test_custom_plan_previous_week() -> None:
     plan = (
         WeekPlan(1, "a", Allocation(100, 0, 0)),
         WeekPlan(2, "b", Allocation(60, 30, 10)),
         WeekPlan(3, "c", Allocation(0, 20, 80)),
     )
-    assert previous_step(3, plan) == Allocation(60, 30, 10)
+    assert previous_week(3, plan) == Allocation(60, 30, 10)
     assert rollback_allocations(3, TIERS, plan)["production"] == Allocation(0, 100, 0)
 
 

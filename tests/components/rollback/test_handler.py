@@ -492,3 +492,19 @@ def test_the_function_needs_only_the_standard_library_and_boto3() -> None:
     }
     modules = {m.split(".")[0] for m in modules}
     assert modules - set(sys.stdlib_module_names) == {"boto3", "botocore"}
+
+
+def test_a_security_incident_on_the_plateau_holds_the_previous_weeks_weights(
+    make_stack: MakeStack,
+) -> None:
+    # Week 10's previous week (9) has the same allocation: no traffic moves, but the rollout is
+    # frozen (ledger held) and people are told.
+    stack = make_stack(week=10)
+    before = stack.weights()
+    stack.invoke(guardduty_event(severity=8.0))
+    assert stack.weights() == before == {"sandbox": 5, "canary": 5, "production": 90}
+    ledger = stack.ledger()
+    assert ledger["held"] is True
+    assert ledger["allocation"] == before
+    assert len(stack.audit_records()) == 1
+    assert len(stack.notifications()) == 1

@@ -41,7 +41,7 @@ def test_manual_rollback_of_a_tier(make_stack: MakeStack) -> None:
     assert json.loads(err.splitlines()[-1])["message"] == "rollback applied"  # logs on stderr
 
 
-def test_manual_rollback_without_a_tier_goes_to_the_previous_step(make_stack: MakeStack) -> None:
+def test_manual_rollback_without_a_tier_goes_to_the_previous_week(make_stack: MakeStack) -> None:
     stack = make_stack(week=9)
     code, _, err = _rollout("rollback", "--reason", "executive decision", "--json")
     assert code == 0, err

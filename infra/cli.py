@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click.exceptions import ClickException, UsageError  # typer's vendored click
 
 from infra.config import ConfigError, load_offline, project_root
 from infra.schedule import DEFAULT_PLAN, TIERS, table
@@ -238,13 +239,29 @@ _mount_optional()
 
 def main() -> None:
     """Console-script entry point."""
+    code: int = 0
     try:
-        app()
-        code: int = 0
+        # Without standalone mode a command's typer.Exit comes back as its exit code.
+        result = app(standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except UsageError as err:
+        # A bad option or argument: one line, like every other bad input.
+        where = f" ({err.ctx.command_path})" if err.ctx is not None else ""
+        if err.format_message():  # empty after `rollout` alone has printed the help
+            print(f"error: {err.format_message()}{where}", file=sys.stderr)
+        code = 2
+    except ClickException as err:
+        print(f"error: {err.format_message()}", file=sys.stderr)
+        code = err.exit_code
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        code = 1
     except SystemExit as done:
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except typer.Exit as done:
+        code = done.exit_code
     # Everything is written and every child process is gone by now. Tearing down the Pulumi SDK
     # modules costs about a second of a ~3 s run, so leave without it.
     logging.shutdown()

@@ -147,7 +147,7 @@ class TierSizing(_Model):
     @model_validator(mode="after")
     def _bounds(self) -> TierSizing:
         if self.max_replicas < self.replicas:
-            raise ValueError(f"maxReplicas {self.max_replicas} is below replicas {self.replicas}")
+            raise ValueError(f"maxReplicas: {self.max_replicas} is below replicas {self.replicas}")
         return self
 
 
@@ -237,7 +237,7 @@ class ServiceConfig(_Model):
     @model_validator(mode="after")
     def _ports(self) -> ServiceConfig:
         if self.port == self.metrics_port:
-            raise ValueError(f"metricsPort {self.metrics_port} must differ from port")
+            raise ValueError(f"metricsPort: {self.metrics_port} must be different from port")
         return self
 
     @property
@@ -511,7 +511,7 @@ class StackConfig(_Model):
         names = [s.name for s in self.services]
         if self.routing.service not in names:
             raise ValueError(
-                f"routing.service {self.routing.service!r} is not one of the services "
+                f"routing.service: {self.routing.service!r} is not one of the services "
                 f"({', '.join(names)})"
             )
         return self
@@ -544,6 +544,9 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
+_NAMED_RULE = re.compile(r"^([A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*|\[\d+\])*): (.+)$")
+
+
 def _message(err: ValidationError) -> str:
     first = err.errors(include_url=False)[0]
     loc = tuple(p for p in first["loc"] if not str(p).startswith("function-"))
@@ -555,7 +558,13 @@ def _message(err: ValidationError) -> str:
         return f"{path}: unknown key (check its spelling)"
     msg = str(first["msg"])
     if msg.startswith("Value error, "):
-        return f"{path}: {msg.removeprefix('Value error, ')}"
+        text = msg.removeprefix("Value error, ")
+        # Cross-field rules name the key they are about: "<key.path>: <value and rule>".
+        named = _NAMED_RULE.match(text)
+        if named:
+            key, text = named.groups()
+            path = f"{NAMESPACE}{key}" if not loc else f"{path}.{key}"
+        return f"{path}: {text}"
     value = first.get("input")
     shown = "<secret>" if "secret" in path.lower() or "password" in path.lower() else repr(value)
     return f"{path}: {shown} is invalid ({msg[0].lower() + msg[1:]})"

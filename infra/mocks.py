@@ -103,9 +103,15 @@ class RealisticMocks(pulumi.runtime.Mocks):
             )
             rid = out["arn"]
         elif typ == "aws:lb/listener:Listener":
+            # A listener's ARN extends its load balancer's: .../listener/app/<lb>/<lb-id>/<id>.
+            lb_arn = str(inputs.get("loadBalancerArn", ""))
+            lb_part = (
+                lb_arn.split(":loadbalancer/", 1)[1]
+                if ":loadbalancer/" in lb_arn
+                else f"app/codex/{digest(seed + 'lb')}"
+            )
             out["arn"] = (
-                f"arn:aws:elasticloadbalancing:{region}:{acct}:listener/app/codex/"
-                f"{digest(seed + 'lb')}/{digest(seed)}"
+                f"arn:aws:elasticloadbalancing:{region}:{acct}:listener/{lb_part}/{digest(seed)}"
             )
             rid = out["arn"]
         elif typ == "aws:s3/bucket:Bucket":

@@ -287,20 +287,11 @@ def _run(
         loop.close()
         asyncio.set_event_loop(None)
         logger.removeHandler(collector)
-    stack_urn = f"urn:pulumi:{stack}::{PROJECT}::{STACK_TYPE}::{PROJECT}-{stack}"
     records = _with_default_providers(monitor.records, stack, engine_config)
-    records.insert(
-        0,
-        Record(
-            urn=stack_urn,
-            type=STACK_TYPE,
-            name=f"{PROJECT}-{stack}",
-            custom=False,
-            parent="",
-            inputs={},
-            outputs=monitor.stack_outputs,
-        ),
-    )
+    # The root stack registers like any component; its outputs are the program's exports.
+    for record in records:
+        if record.type == STACK_TYPE:
+            record.outputs = monitor.stack_outputs
     return PlanResult(
         stack=stack,
         week=config.rollout.week,

@@ -37,6 +37,14 @@ def test_tier_appears_with_weights_unchanged(
         assert {arn: new[arn] for arn in old} == old
 
 
+# Besides the listener, two things follow the week by design: the rollback function's plan (the
+# rollback allocations are weights too) and the Deployment dashboard's "current week" panel.
+FOLLOWS_THE_WEEK = {
+    "::rollback-function": {"environment.variables.ROLLOUT_ROLLBACK_PLAN"},
+    "::observability-dashboard-codex-deployment": {"data.codex-deployment.json"},
+}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize(("before", "after"), [(4, 5), (7, 8)])
 def test_opening_traffic_changes_weights_only(
@@ -46,7 +54,9 @@ def test_opening_traffic_changes_weights_only(
     assert not change.added and not change.removed
     changes = _listener_changes(change)
     assert changes and all(WEIGHT_PATH.match(c.path) for c in changes)
-    # Nothing else about routing or the environments changes when traffic opens.
-    for urn in change.changed:
-        assert "WeightedRouting" not in urn or urn.endswith("::codex-https")
-        assert "Environment" not in urn
+    for urn, paths in change.changed.items():
+        if urn.endswith("::codex-https"):
+            continue
+        suffix = "::" + urn.split("::")[-1]
+        assert suffix in FOLLOWS_THE_WEEK, f"{urn} changes when traffic opens"
+        assert {c.path for c in paths} <= FOLLOWS_THE_WEEK[suffix]

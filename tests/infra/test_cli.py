@@ -130,3 +130,19 @@ def test_diff_json_shows_weight_paths() -> None:
         "from": {"sandbox": 20, "canary": 80, "production": 0},
         "to": {"sandbox": 10, "canary": 10, "production": 80},
     }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("plan", "--stack", "prod", "--week", "abc"), "Invalid value for '--week'"),
+        (("plan",), "Missing option '--stack'"),
+        (("diff", "--stack", "prod", "--from-week", "4"), "Missing option '--to-week'"),
+        (("schedule", "--stack", "prod", "--bogus"), "No such option: --bogus"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]

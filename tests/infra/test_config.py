@@ -85,11 +85,19 @@ SERVICES = "codex-rollout:services"
         ),
         (
             _set(["codex-rollout:routing", "service"], "nope"),
-            r"routing\.service 'nope' is not one of the services",
+            r"^codex-rollout:routing\.service: 'nope' is not one of the services",
         ),
         (
             _set(["codex-rollout:cluster"], _DELETE),
             r"^codex-rollout:cluster: required key is missing$",
+        ),
+        (
+            _set([SERVICES, 0, "tiers", "canary", "replicas"], 11),
+            r"^codex-rollout:services\[0\]\.tiers\.canary\.maxReplicas: 10 is below replicas 11$",
+        ),
+        (
+            _set([SERVICES, 1, "metricsPort"], 8081),
+            r"^codex-rollout:services\[1\]\.metricsPort: 8081 must be different from port$",
         ),
         (
             _set(["codex-rollout:rolout"], {"week": 3}),

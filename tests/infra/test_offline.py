@@ -64,6 +64,17 @@ def test_default_providers_are_synthesised_with_the_stack_region(
     assert bucket.provider.startswith(aws[0].urn + "::")
 
 
+def test_export_carries_the_stack_outputs(plan: Callable[..., PlanResult]) -> None:
+    result = plan("prod", 8)
+    (stack,) = [
+        r
+        for r in export_state(result)["deployment"]["resources"]
+        if r["type"] == "pulumi:pulumi:Stack"
+    ]
+    assert stack["outputs"]["allocation"] == {"sandbox": 10, "canary": 10, "production": 80}
+    assert stack["outputs"]["week"] == 8
+
+
 def test_export_has_the_stack_export_shape(plan: Callable[..., PlanResult]) -> None:
     state = export_state(plan("sandbox"))
     assert state["version"] == 3
@@ -86,6 +97,10 @@ def test_mocked_outputs_are_realistic_and_known(plan: Callable[..., PlanResult])
     alb = result.find("::codex-alb")
     assert alb.outputs["dnsName"].endswith(".eu-central-1.elb.amazonaws.com")
     assert alb.outputs["arnSuffix"].startswith("app/codex-prod/")
+    listener = result.find("::codex-https")
+    assert listener.outputs["arn"].startswith(
+        alb.outputs["arn"].replace(":loadbalancer/", ":listener/") + "/"
+    )
     tgb = result.find("::env-canary-codegen-api-tgb")
     group = result.find("::codex-tg-canary")
     assert tgb.inputs["spec"]["targetGroupARN"] == group.outputs["arn"]

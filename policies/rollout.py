@@ -14,7 +14,12 @@ resources by them (types are pulumi-aws v7 / pulumi-kubernetes v4 tokens):
 3. Rollback topic. One ``aws:sns/topic:Topic`` carries the tag ``purpose`` = ``rollback``.
 4. Rollback alarms. ``aws:cloudwatch/metricAlarm:MetricAlarm`` resources carry the tags
    ``tier`` = <tier> and ``purpose`` = ``rollback``; their ``alarmActions`` include the rollback
-   topic's ARN. Every tier with weight > 0 has at least one such alarm.
+   topic's ARN. Every tier with weight > 0 has such alarms covering three signals, named by the
+   ALB metric in ``metricName`` or in ``metricQueries[].metric.metricName``: the error rate
+   (``HTTPCode_Target_5XX_Count``, the 5xx share by metric math over ``RequestCount``), latency
+   (``TargetResponseTime``, p95) and target health (``HealthyHostCount`` or
+   ``UnHealthyHostCount``). Where the metric has a ``TargetGroup`` dimension, it is the tier's
+   target group (its ARN suffix).
 5. PagerDuty. When the production weight is > 0 a PagerDuty route exists: a Kubernetes resource
    annotated ``codex.dev/pagerduty-route: "true"`` (by convention the Alertmanager config
    ``kubernetes:core/v1:Secret``, key ``alertmanager.yaml``, optionally labelled
@@ -24,15 +29,19 @@ resources by them (types are pulumi-aws v7 / pulumi-kubernetes v4 tokens):
    route tree must reach a receiver with ``pagerduty_configs``.
 6. Rollback budget. The rollback ``aws:lambda/function:Function`` carries the tag ``purpose`` =
    ``rollback``; its environment variable ``ROLLOUT_ROLLBACK_PLAN`` is JSON holding
-   ``{"budget": {"worstCaseSeconds": <n>, "limitSeconds": 120}}``. Its ``timeout`` is within
-   the limit.
+   ``{"budget": {"worstCaseSeconds": <n>, "limitSeconds": 120, "inputs": {...}}}`` (the
+   program's ``infra.rollback_plan.RollbackPlan``). The policy recomputes the worst case from
+   the declared rollback alarms (period x evaluation periods) and the tiers' health checks
+   (interval x unhealthy threshold) with ``infra.rollback_plan.budget_from_resources``, and
+   holds the worse of the published and the derived figure to the limit: at most
+   ``limitSeconds`` (itself at most ``maxRollbackSeconds``). Its ``timeout`` is within the limit.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +63,7 @@ from ._common import (
     by_type,
     get,
     identifies,
+    is_unknown,
     mentions,
     stack_policy,
 )
@@ -258,11 +268,111 @@ def _health_check_problem(group: PolicyResource) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Signal:
+    """A rollback trigger every live tier needs, recognised by the ALB metrics it watches."""
+
+    name: str
+    metrics: tuple[str, ...]
+
+    @property
+    def described(self) -> str:
+        return f"{self.name} ({' or '.join(self.metrics)})"
+
+
+SIGNALS = (
+    Signal("error rate", ("HTTPCode_Target_5XX_Count",)),
+    Signal("latency", ("TargetResponseTime",)),
+    Signal("target health", ("HealthyHostCount", "UnHealthyHostCount")),
+)
+
+
+UNKNOWN_DIMENSION = object()
+"""A TargetGroup dimension the preview cannot know yet."""
+
+
+def _dimension(obj: Any, *path: str) -> Any:
+    try:
+        value = get(obj, *path)
+    except UnknownValueError:
+        return UNKNOWN_DIMENSION
+    return UNKNOWN_DIMENSION if is_unknown(value) else value
+
+
+def _alarm_metrics(alarm: PolicyResource) -> list[tuple[str, Any, str]]:
+    """(metric name, its TargetGroup dimension or None, the property it sits in) per metric the
+    alarm watches: the alarm's own metric and each metric query's metric."""
+    found: list[tuple[str, Any, str]] = []
+    props = alarm.props
+    name = get(props, "metricName")
+    if isinstance(name, str):
+        found.append((name, _dimension(props, "dimensions", "TargetGroup"), "dimensions"))
+    for query in as_list(get(props, "metricQueries")):
+        try:
+            name = get(query, "metric", "metricName")
+        except UnknownValueError:
+            continue
+        if isinstance(name, str):
+            dimension = _dimension(query, "metric", "dimensions", "TargetGroup")
+            found.append((name, dimension, "metricQueries"))
+    return found
+
+
+def _watches(
+    alarm: PolicyResource,
+    dimension: Any,
+    prop: str,
+    group: PolicyResource,
+    groups: list[PolicyResource],
+) -> bool:
+    """Whether a metric's TargetGroup dimension is ``group`` (absent: the alarm's tier tag
+    decides). An unknown dimension (a preview) counts unless the property's dependencies name
+    another target group."""
+    if dimension is None:
+        return True
+    if dimension is UNKNOWN_DIMENSION:
+        deps = {d.urn for d in alarm.property_dependencies.get(prop) or []}
+        if group.urn in deps:
+            return True
+        return not any(other.urn in deps for other in groups if other is not group)
+    if not isinstance(dimension, str):
+        return False
+    if identifies(dimension, group):
+        return True
+    for key in ("arnSuffix", "arn", "id"):
+        try:
+            value = group.props.get(key)
+        except UnknownValueError:
+            continue
+        if not isinstance(value, str) or is_unknown(value):
+            continue
+        if value == dimension or value.endswith(":" + dimension):
+            return True
+    return False
+
+
+def _covered_signals(
+    alarm: PolicyResource, group: PolicyResource, groups: list[PolicyResource]
+) -> tuple[set[str], set[str]]:
+    """(signals the alarm watches on ``group``, signals it watches on another target group)."""
+    on_group: set[str] = set()
+    elsewhere: set[str] = set()
+    for metric, dimension, prop in _alarm_metrics(alarm):
+        for signal in SIGNALS:
+            if metric in signal.metrics:
+                if _watches(alarm, dimension, prop, group, groups):
+                    on_group.add(signal.name)
+                else:
+                    elsewhere.add(signal.name)
+    return on_group, elsewhere
+
+
 def _validate_tier_wiring(args: StackValidationArgs, report: Report) -> None:
     resources = args.resources
     live = [r for r in weighted_routes(args) if r.weight > 0 and r.target_group is not None]
     topics = rollback_topics(resources)
     alarms = list(by_type(resources, ALARM))
+    groups = list(by_type(resources, *TARGET_GROUP_TYPES))
     if live and not topics:
         report(f"No SNS topic tagged {PURPOSE_TAG}={ROLLBACK}; rollback alarms have no target.")
     for route in live:
@@ -276,17 +386,29 @@ def _validate_tier_wiring(args: StackValidationArgs, report: Report) -> None:
             report(f"Target group {group.name!r} (tier {route.tier!r}) {problem}.", group.urn)
         if route.tier is None:
             continue  # reported by rollout-weights-sum-to-100
-        mine = []
+        covered: set[str] = set()
+        misplaced: dict[str, list[str]] = {}
         for alarm in alarms:
             try:
-                if tags_of(alarm).get(TIER_TAG) == route.tier and _wired(alarm, topics):
-                    mine.append(alarm)
+                if tags_of(alarm).get(TIER_TAG) != route.tier or not _wired(alarm, topics):
+                    continue
+                on_group, elsewhere = _covered_signals(alarm, group, groups)
             except UnknownValueError:
                 continue
-        if not mine:
+            covered |= on_group
+            for name in elsewhere:
+                misplaced.setdefault(name, []).append(alarm.name)
+        for signal in SIGNALS:
+            if signal.name in covered:
+                continue
+            hint = ""
+            if signal.name in misplaced:
+                names = ", ".join(repr(n) for n in sorted(misplaced[signal.name]))
+                hint = f" ({names} watches another target group)"
             report(
                 f"Tier {route.tier!r} takes {route.weight:g}% of traffic but no CloudWatch alarm "
-                f"tagged {TIER_TAG}={route.tier} notifies the rollback topic.",
+                f"tagged {TIER_TAG}={route.tier} on its target group {group.name!r} watches its "
+                f"{signal.described} and notifies the rollback topic{hint}.",
                 group.urn,
             )
     for alarm in alarms:
@@ -306,14 +428,17 @@ rollout_tier_health_and_rollback = stack_policy(
     name="rollout-tier-health-and-rollback",
     description=(
         "Every tier with traffic has a target group health check and CloudWatch rollback alarms "
-        "wired to the rollback topic."
+        "on its error rate (5xx share), p95 latency and target health, wired to the rollback "
+        "topic."
     ),
     severity=Severity.CRITICAL,
     controls=[Control.of(SOC2, "CC7.4"), Control.of(SOC2, "CC7.2")],
     remediation=(
         "Give the tier's target group a health_check (enabled, path, unhealthy_threshold <= 3); "
-        "create its alarms with tags tier=<tier>, purpose=rollback and alarm_actions=[the "
-        "rollback topic's arn] (the topic tagged purpose=rollback)."
+        "create its alarms on the target group (dimension TargetGroup = its arn_suffix): the 5xx "
+        "share (HTTPCode_Target_5XX_Count / RequestCount), TargetResponseTime p95, and "
+        "HealthyHostCount / UnHealthyHostCount; tag them tier=<tier>, purpose=rollback and set "
+        "alarm_actions=[the rollback topic's arn] (the topic tagged purpose=rollback)."
     ),
     domain="rollout",
     validate=_validate_tier_wiring,
@@ -446,7 +571,92 @@ rollout_production_pagerduty = stack_policy(
 # ---------------------------------------------------------------------------------------------
 
 
-def _budget_problems(function: PolicyResource, ceiling: float) -> list[str]:
+def _plain(value: Any) -> Any:
+    """A plain copy of a property value (the SDK's proxies unwrapped); unknowns become None."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key in value:
+            try:
+                out[key] = _plain(value[key])
+            except UnknownValueError:
+                out[key] = None
+        return out
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        items = []
+        for i in range(len(value)):
+            try:
+                items.append(_plain(value[i]))
+            except UnknownValueError:
+                items.append(None)
+        return items
+    return None if is_unknown(value) else value
+
+
+def _declared(resource: PolicyResource) -> tuple[str, dict[str, Any]]:
+    """(type, plain inputs with the effective tags), as ``budget_from_resources`` reads them."""
+    props = _plain(resource.props)
+    props["tags"] = _plain(tags_of(resource))
+    return resource.resource_type, props
+
+
+@dataclass(frozen=True)
+class BudgetFigures:
+    """The worst case the function publishes, and the one recomputed from declared resources."""
+
+    published: float
+    published_trigger: str | None
+    derived: float
+    derived_trigger: str
+    derived_breakdown: str
+
+    @property
+    def worst(self) -> float:
+        return max(self.published, self.derived)
+
+    def describe(self) -> str:
+        if self.published == self.derived:
+            trigger = self.derived_trigger or self.published_trigger
+            return f"worst-case rollback takes {self.worst:g}s ({trigger})"
+        published = f"{PLAN_VARIABLE} publishes {self.published:g}s"
+        if self.published_trigger:
+            published += f" ({self.published_trigger})"
+        derived = (
+            f"the declared alarms and health checks give {self.derived:g}s "
+            f"({self.derived_breakdown})"
+        )
+        first, second = (
+            (derived, published) if self.derived >= self.published else (published, derived)
+        )
+        return f"worst-case rollback takes {self.worst:g}s: {first}, while {second}"
+
+
+def _derived_budget(
+    function: PolicyResource, declared: list[PolicyResource]
+) -> tuple[float, str, str] | str:
+    """(seconds, trigger, breakdown) of the worst case recomputed from the declared rollback
+    alarms and target groups, or a problem when the published plan gives no inputs to it."""
+    # Imported here: the program's module pulls in boto3 (through the rollback handler), which
+    # only this policy needs.
+    from infra.rollback_plan import budget_from_resources
+
+    try:
+        budgets = budget_from_resources([_declared(function), *map(_declared, declared)])
+    except (TypeError, ValueError) as err:
+        return f"{PLAN_VARIABLE} budget.inputs cannot be read ({err})"
+    if budgets is None:
+        return (
+            f"{PLAN_VARIABLE} lacks budget.inputs, so its worst case cannot be recomputed from "
+            "the declared alarms and health checks"
+        )
+    _, derived = budgets
+    worst = derived.worst_case
+    terms = " + ".join(f"{name} {seconds}s" for name, seconds in worst.parts)
+    return float(worst.seconds), worst.trigger, terms
+
+
+def _budget_problems(
+    function: PolicyResource, declared: list[PolicyResource], ceiling: float
+) -> list[str]:
     props = function.props
     raw = get(props, "environment", "variables", PLAN_VARIABLE)
     if raw is None:
@@ -462,13 +672,42 @@ def _budget_problems(function: PolicyResource, ceiling: float) -> list[str]:
     problems = []
     if limit > ceiling:
         problems.append(f"budget limit {limit:g}s exceeds the plan's {ceiling:g}s")
-    if worst >= limit:
-        problems.append(f"worst-case rollback takes {worst:g}s, not under the {limit:g}s limit")
+    bound = min(limit, ceiling)
+    derived = _derived_budget(function, declared)
+    if isinstance(derived, str):
+        problems.append(derived)
+        derived = (worst, "", "")
+    trigger = get(plan, "budget", "worstCaseTrigger")
+    figures = BudgetFigures(
+        published=worst,
+        published_trigger=trigger if isinstance(trigger, str) else None,
+        derived=derived[0],
+        derived_trigger=derived[1],
+        derived_breakdown=derived[2],
+    )
+    if figures.worst > bound:
+        problems.append(f"{figures.describe()}, exceeding the {bound:g}s limit")
     timeout = as_number(get(props, "timeout"))
     timeout = 3.0 if timeout is None else timeout  # the Lambda default
-    if timeout > min(limit, ceiling):
-        problems.append(f"function timeout {timeout:g}s exceeds the {min(limit, ceiling):g}s limit")
+    if timeout > bound:
+        problems.append(f"function timeout {timeout:g}s exceeds the {bound:g}s limit")
     return problems
+
+
+def _budget_resources(args: StackValidationArgs) -> list[PolicyResource]:
+    """What the budget is derived from: the rollback alarms and the tiers' target groups (those
+    the HTTPS listener forwards to)."""
+    found: list[PolicyResource] = []
+    for alarm in by_type(args.resources, ALARM):
+        try:
+            if tags_of(alarm).get(PURPOSE_TAG) == ROLLBACK:
+                found.append(alarm)
+        except UnknownValueError:
+            continue
+    for route in weighted_routes(args):
+        if route.target_group is not None and route.target_group not in found:
+            found.append(route.target_group)
+    return found
 
 
 def _validate_budget(args: StackValidationArgs, report: Report) -> None:
@@ -484,9 +723,10 @@ def _validate_budget(args: StackValidationArgs, report: Report) -> None:
             continue
     if not functions:
         report(f"No Lambda function tagged {PURPOSE_TAG}={ROLLBACK} performs rollbacks.")
+    declared = _budget_resources(args)
     for function in functions:
         try:
-            problems = _budget_problems(function, ceiling)
+            problems = _budget_problems(function, declared, ceiling)
         except UnknownValueError:
             continue
         for problem in problems:
@@ -496,15 +736,18 @@ def _validate_budget(args: StackValidationArgs, report: Report) -> None:
 rollout_rollback_budget = stack_policy(
     name="rollout-rollback-budget",
     description=(
-        "The rollback function's published worst-case rollback time stays under the plan's "
-        "two-minute budget."
+        "The worst-case rollback time, the larger of the figure the rollback function publishes "
+        "and the one recomputed from the declared alarms and health checks, does not exceed the "
+        "plan's two-minute budget."
     ),
     severity=Severity.HIGH,
     controls=[Control.of(SOC2, "CC7.5"), Control.of(SOC2, "A1.2")],
     remediation=(
-        "Reduce the worst case (alarm periods x evaluation periods, trigger latency, the single "
-        "listener update) until worstCaseSeconds < limitSeconds <= maxRollbackSeconds, and keep "
-        "the function timeout within the limit."
+        "Reduce the worst case (alarm period x evaluation periods, health check interval x "
+        "unhealthy threshold, Prometheus and Alertmanager timings, the single listener update) "
+        "until it is at most limitSeconds <= maxRollbackSeconds, publish the program's "
+        "recomputed plan (ROLLOUT_ROLLBACK_PLAN with budget.inputs) so the published and the "
+        "declared figures agree, and keep the function timeout within the limit."
     ),
     domain="rollout",
     validate=_validate_budget,
@@ -512,7 +755,7 @@ rollout_rollback_budget = stack_policy(
         "maxRollbackSeconds": {
             "type": "number",
             "exclusiveMinimum": 0,
-            "description": "Longest a rollback may take end to end (the plan: under 2 minutes).",
+            "description": "Longest a rollback may take end to end (the plan: 2 minutes).",
             "default": MAX_ROLLBACK_SECONDS,
         }
     },

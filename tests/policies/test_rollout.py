@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from infra.rollback_plan import BudgetInputs, rollback_budget
 from policies.rollout import pagerduty_routed
 from tests.policies.conftest import Check
 from tests.policies.state import (
@@ -49,16 +50,74 @@ class Rollout:
     b: StateBuilder
     listener: Res
     groups: dict[str, Res] = field(default_factory=dict)
-    alarms: dict[str, Res] = field(default_factory=dict)
+    alarms: dict[str, dict[str, Res]] = field(default_factory=dict)
     topic: Res | None = None
     secret: Res | None = None
     function: Res | None = None
 
 
-def plan(worst: float = 75, limit: float = 120) -> str:
-    return json.dumps(
-        {"budget": {"worstCaseSeconds": worst, "limitSeconds": limit}, "triggers": {}}
-    )
+def plan(
+    worst: float | None = None, limit: float | None = None, inputs: BudgetInputs | None = None
+) -> str:
+    """A ROLLOUT_ROLLBACK_PLAN as the program publishes it (default inputs: 105 s worst case),
+    optionally with the published figures overridden."""
+    budget = rollback_budget(inputs or BudgetInputs()).as_dict()
+    if worst is not None:
+        budget["worstCaseSeconds"] = worst
+    if limit is not None:
+        budget["limitSeconds"] = limit
+    return json.dumps({"week": 9, "allocations": {}, "budget": budget})
+
+
+def suffix(tier: str) -> str:
+    return f"targetgroup/codex-{tier}-prod/0123456789abcdef"
+
+
+def metric(metric_id: str, name: str, tier: str, stat: str = "Sum") -> dict[str, Any]:
+    return {
+        "id": metric_id,
+        "returnData": False,
+        "metric": {
+            "namespace": "AWS/ApplicationELB",
+            "metricName": name,
+            "dimensions": {"TargetGroup": suffix(tier), "LoadBalancer": "app/codex-prod/1"},
+            "period": 60,
+            "stat": stat,
+        },
+    }
+
+
+def tier_alarms(tier: str) -> dict[str, dict[str, Any]]:
+    """The three signals of a tier, as components/rollback declares them (kind -> inputs)."""
+    return {
+        "5xx": {
+            "comparisonOperator": "GreaterThanThreshold",
+            "threshold": 0.01,
+            "metricQueries": [
+                metric("requests", "RequestCount", tier),
+                metric("errors", "HTTPCode_Target_5XX_Count", tier),
+                {"id": "rate", "returnData": True, "expression": "FILL(errors, 0) / requests"},
+            ],
+        },
+        "latency": {
+            "comparisonOperator": "GreaterThanThreshold",
+            "threshold": 0.5,
+            "namespace": "AWS/ApplicationELB",
+            "metricName": "TargetResponseTime",
+            "dimensions": {"TargetGroup": suffix(tier), "LoadBalancer": "app/codex-prod/1"},
+            "extendedStatistic": "p95",
+            "period": 60,
+        },
+        "health": {
+            "comparisonOperator": "GreaterThanThreshold",
+            "threshold": 0.5,
+            "metricQueries": [
+                metric("healthy", "HealthyHostCount", tier, "Minimum"),
+                metric("unhealthy", "UnHealthyHostCount", tier, "Maximum"),
+                {"id": "share", "returnData": True, "expression": "unhealthy / healthy"},
+            ],
+        },
+    }
 
 
 def rollout(weights: dict[str, float] | None = None, stack: str = "prod") -> Rollout:
@@ -69,20 +128,25 @@ def rollout(weights: dict[str, float] | None = None, stack: str = "prod") -> Rol
         "codex-rollback",
         {"kmsMasterKeyId": "alias/codex", "tags": {**TAGS, "purpose": "rollback"}},
     )
-    groups = {
-        tier: b.add(
+    groups = {}
+    for tier in weights:
+        groups[tier] = b.add(
             "aws:lb/targetGroup:TargetGroup",
             f"codex-tg-{tier}",
             {
                 "port": 8080,
                 "protocol": "HTTP",
                 "targetType": "ip",
-                "healthCheck": {"enabled": True, "path": "/healthz", "unhealthyThreshold": 3},
+                "healthCheck": {
+                    "enabled": True,
+                    "path": "/healthz",
+                    "interval": 10,
+                    "unhealthyThreshold": 3,
+                },
                 "tags": {**TAGS, "tier": tier},
             },
         )
-        for tier in weights
-    }
+        groups[tier].entry["outputs"]["arnSuffix"] = suffix(tier)
     action = {
         "type": "forward",
         "forward": {
@@ -102,16 +166,21 @@ def rollout(weights: dict[str, float] | None = None, stack: str = "prod") -> Rol
         deps={"defaultActions": list(groups.values())},
     )
     alarms = {
-        tier: b.add(
-            "aws:cloudwatch/metricAlarm:MetricAlarm",
-            f"codex-{tier}-5xx",
-            {
-                "alarmActions": [topic.arn],
-                "metricName": "HTTPCode_Target_5XX_Count",
-                "tags": {**TAGS, "tier": tier, "purpose": "rollback"},
-            },
-            deps={"alarmActions": [topic]},
-        )
+        tier: {
+            kind: b.add(
+                "aws:cloudwatch/metricAlarm:MetricAlarm",
+                f"codex-{tier}-{kind}",
+                {
+                    **inputs,
+                    "alarmActions": [topic.arn],
+                    "evaluationPeriods": 1,
+                    "treatMissingData": "notBreaching",
+                    "tags": {**TAGS, "tier": tier, "purpose": "rollback"},
+                },
+                deps={"alarmActions": [topic]},
+            )
+            for kind, inputs in tier_alarms(tier).items()
+        }
         for tier in weights
     }
     secret = b.add(
@@ -234,45 +303,135 @@ def test_missing_health_check_block(check: Check) -> None:
     assert "has no health check configured" in messages(check(r.b), WIRING)
 
 
-def test_live_tier_needs_a_rollback_alarm(check: Check) -> None:
-    r = rollout()
-    r.b.entries.remove(r.alarms["canary"].entry)
-    report = check(r.b)
-    assert messages(report, WIRING) == (
-        "Tier 'canary' takes 5% of traffic but no CloudWatch alarm tagged tier=canary notifies "
-        "the rollback topic."
+SIGNALS = {
+    "5xx": "error rate (HTTPCode_Target_5XX_Count)",
+    "latency": "latency (TargetResponseTime)",
+    "health": "target health (HealthyHostCount or UnHealthyHostCount)",
+}
+
+
+def missing(tier: str, weight: int, kind: str) -> str:
+    return (
+        f"Tier {tier!r} takes {weight}% of traffic but no CloudWatch alarm tagged tier={tier} on "
+        f"its target group 'codex-tg-{tier}' watches its {SIGNALS[kind]} and notifies the "
+        "rollback topic."
     )
+
+
+@pytest.mark.parametrize("kind", list(SIGNALS))
+def test_live_tier_needs_every_rollback_signal(check: Check, kind: str) -> None:
+    r = rollout()
+    r.b.entries.remove(r.alarms["canary"][kind].entry)
+    report = check(r.b)
+    assert messages(report, WIRING) == missing("canary", 5, kind)
+    assert findings(report, WIRING)[0].urn == r.groups["canary"].urn
+    assert findings(report, WIRING)[0].enforcement_level == "mandatory"
+
+
+def test_live_tier_without_alarms_misses_every_signal(check: Check) -> None:
+    r = rollout()
+    for alarm in r.alarms["canary"].values():
+        r.b.entries.remove(alarm.entry)
+    assert messages(check(r.b), WIRING) == "\n".join(missing("canary", 5, k) for k in SIGNALS)
+
+
+def test_one_alarm_per_signal_is_enough(check: Check) -> None:
+    # A single alarm on HealthyHostCount (no healthy target) covers target health; so does one
+    # on UnHealthyHostCount.
+    for name in ("HealthyHostCount", "UnHealthyHostCount"):
+        r = rollout()
+        outputs = r.alarms["production"]["health"].entry["outputs"]
+        del outputs["metricQueries"]
+        outputs["metricName"] = name
+        outputs["dimensions"] = {"TargetGroup": suffix("production")}
+        assert findings(check(r.b), WIRING) == []
+
+
+def test_signal_is_recognised_by_metric_name_only(check: Check) -> None:
+    # RequestCount alone is no error-rate alarm, whatever the alarm is called.
+    r = rollout()
+    queries = r.alarms["sandbox"]["5xx"].entry["outputs"]["metricQueries"]
+    queries[1]["metric"]["metricName"] = "RequestCount"
+    assert messages(check(r.b), WIRING) == missing("sandbox", 5, "5xx")
+
+
+def test_alarm_on_another_tiers_target_group_does_not_count(check: Check) -> None:
+    r = rollout()
+    outputs = r.alarms["canary"]["latency"].entry["outputs"]
+    outputs["dimensions"]["TargetGroup"] = suffix("production")
+    assert messages(check(r.b), WIRING) == (
+        missing("canary", 5, "latency")[:-1] + " ('codex-canary-latency' watches another target "
+        "group)."
+    )
+
+
+def test_target_group_dimension_by_arn_suffix_of_the_arn(check: Check) -> None:
+    # State exported without arnSuffix: the dimension is matched against the end of the ARN.
+    r = rollout()
+    for tier, group in r.groups.items():
+        outputs = group.entry["outputs"]
+        del outputs["arnSuffix"]
+        outputs["arn"] = outputs["id"] = (
+            f"arn:aws:elasticloadbalancing:eu-central-1:1:{suffix(tier)}"
+        )
+    action = r.listener.entry["outputs"]["defaultActions"][0]["forward"]["targetGroups"]
+    for entry, group in zip(action, r.groups.values(), strict=True):
+        entry["arn"] = group.entry["outputs"]["arn"]
+    assert rollout_findings(check, r) == []
+
+
+def test_alarm_without_target_group_dimension_counts_by_its_tier_tag(check: Check) -> None:
+    r = rollout()
+    del r.alarms["canary"]["latency"].entry["outputs"]["dimensions"]
+    assert findings(check(r.b), WIRING) == []
 
 
 def test_tier_without_traffic_needs_no_alarm(check: Check) -> None:
     r = rollout({"sandbox": 100, "canary": 0})
-    r.b.entries.remove(r.alarms["canary"].entry)
+    for alarm in r.alarms["canary"].values():
+        r.b.entries.remove(alarm.entry)
     del r.groups["canary"].entry["outputs"]["healthCheck"]
     assert findings(check(r.b), WIRING) == []
 
 
 def test_rollback_alarm_wired_elsewhere(check: Check) -> None:
     r = rollout()
-    alarm = r.alarms["production"].entry
+    alarm = r.alarms["production"]["5xx"].entry
     alarm["outputs"]["alarmActions"] = ["arn:aws:sns:eu-central-1:1:somewhere-else"]
     del alarm["propertyDependencies"]
     text = messages(check(r.b), WIRING)
     assert "Rollback alarm 'codex-production-5xx' does not notify the rollback topic" in text
-    assert "Tier 'production' takes 90%" in text
+    assert missing("production", 90, "5xx") in text
 
 
 def test_disabled_alarm_actions_do_not_count(check: Check) -> None:
     r = rollout()
-    r.alarms["sandbox"].entry["outputs"]["actionsEnabled"] = False
-    assert "Tier 'sandbox' takes 5%" in messages(check(r.b), WIRING)
+    r.alarms["sandbox"]["latency"].entry["outputs"]["actionsEnabled"] = False
+    assert missing("sandbox", 5, "latency") in messages(check(r.b), WIRING)
 
 
 def test_alarm_wiring_by_property_dependency_when_arns_are_unknown(check: Check) -> None:
-    # At preview the topic's ARN is unknown; the alarm's property dependency still names it.
+    # At preview the topic's ARN and the target group's ARN suffix are unknown; the alarm's
+    # property dependencies still name them.
     r = rollout()
-    for alarm in r.alarms.values():
-        alarm.entry["outputs"]["alarmActions"] = [UNKNOWN]
+    for tier, alarms in r.alarms.items():
+        for alarm in alarms.values():
+            outputs = alarm.entry["outputs"]
+            outputs["alarmActions"] = [UNKNOWN]
+            if "dimensions" in outputs:
+                outputs["dimensions"]["TargetGroup"] = UNKNOWN
+                alarm.entry["propertyDependencies"]["dimensions"] = [r.groups[tier].urn]
+            for query in outputs.get("metricQueries", []):
+                if "metric" in query:
+                    query["metric"]["dimensions"]["TargetGroup"] = UNKNOWN
+                    alarm.entry["propertyDependencies"]["metricQueries"] = [r.groups[tier].urn]
+    for group in r.groups.values():
+        group.entry["outputs"]["arnSuffix"] = UNKNOWN
     assert findings(check(r.b), WIRING) == []
+    # An unknown dimension that depends on another tier's target group does not count.
+    latency = r.alarms["canary"]["latency"].entry
+    latency["propertyDependencies"]["dimensions"] = [r.groups["production"].urn]
+    assert "watches its latency" in messages(check(r.b), WIRING)
 
 
 def test_rollback_topic_required(check: Check) -> None:
@@ -349,11 +508,23 @@ def variables(r: Rollout) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (plan(worst=130), "worst-case rollback takes 130s, not under the 120s limit"),
-        (plan(worst=120), "worst-case rollback takes 120s, not under the 120s limit"),
+        (
+            plan(worst=130),
+            "worst-case rollback takes 130s: ROLLOUT_ROLLBACK_PLAN publishes 130s "
+            "(cloudwatch-unhealthy-targets), while the declared alarms and health checks give "
+            "105s",
+        ),
         (plan(limit=180), "budget limit 180s exceeds the plan's 120s"),
         ("{not json", "is not JSON"),
         (json.dumps({"budget": {}}), "lacks budget.worstCaseSeconds"),
+        (
+            json.dumps({"budget": {"worstCaseSeconds": 75, "limitSeconds": 120}}),
+            "ROLLOUT_ROLLBACK_PLAN lacks budget.inputs, so its worst case cannot be recomputed",
+        ),
+        (
+            plan().replace('"limit": 120', '"limit": 120, "retries": 3'),
+            "ROLLOUT_ROLLBACK_PLAN budget.inputs cannot be read",
+        ),
     ],
 )
 def test_rollback_budget(check: Check, value: str, expected: str) -> None:
@@ -362,6 +533,89 @@ def test_rollback_budget(check: Check, value: str, expected: str) -> None:
     report = check(r.b)
     assert expected in messages(report, BUDGET)
     assert findings(report, BUDGET)[0].urn == (r.function.urn if r.function else "")
+
+
+@pytest.mark.parametrize(("worst", "fails"), [(119, False), (120, False), (121, True)])
+def test_published_budget_fails_only_above_the_limit(check: Check, worst: int, fails: bool) -> None:
+    r = rollout()
+    variables(r)["ROLLOUT_ROLLBACK_PLAN"] = plan(worst=worst)
+    found = findings(check(r.b), BUDGET)
+    if fails:
+        assert [v.message for v in found] == [
+            "Rollback function 'codex-rollback' worst-case rollback takes 121s: "
+            "ROLLOUT_ROLLBACK_PLAN publishes 121s (cloudwatch-unhealthy-targets), while the "
+            "declared alarms and health checks give 105s (health check interval x unhealthy "
+            "threshold 30s + alarm period x evaluation periods 60s + SNS delivery 5s + function "
+            "start 5s + traffic move 5s), exceeding the 120s limit."
+        ]
+        assert found[0].enforcement_level == "mandatory"
+    else:
+        assert found == []
+
+
+@pytest.mark.parametrize(
+    ("interval", "threshold", "worst"), [(22, 2, 119), (15, 3, 120), (23, 2, 121)]
+)
+def test_declared_budget_fails_only_above_the_limit(
+    check: Check, interval: int, threshold: int, worst: int
+) -> None:
+    # Health checks every `interval` s, `threshold` failures: the unhealthy-targets trigger takes
+    # interval x threshold + 60 s (alarm) + 15 s (delivery, start, traffic move).
+    r = rollout()
+    for group in r.groups.values():
+        check_ = group.entry["outputs"]["healthCheck"]
+        check_.update(interval=interval, unhealthyThreshold=threshold)
+    inputs = BudgetInputs(
+        health_check_interval=interval, health_check_unhealthy_threshold=threshold
+    )
+    variables(r)["ROLLOUT_ROLLBACK_PLAN"] = plan(inputs=inputs)
+    assert json.loads(plan(inputs=inputs))["budget"]["worstCaseSeconds"] == worst
+    text = messages(check(r.b), BUDGET)
+    if worst > 120:
+        assert text == (
+            f"Rollback function 'codex-rollback' worst-case rollback takes {worst}s "
+            "(cloudwatch-unhealthy-targets), exceeding the 120s limit."
+        )
+    else:
+        assert text == ""
+
+
+def test_budget_follows_the_declared_alarms_not_the_published_figure(check: Check) -> None:
+    # The alarms drift (3 periods of 5 minutes) while the function keeps publishing 105 s.
+    r = rollout()
+    for alarms in r.alarms.values():
+        for alarm in alarms.values():
+            outputs = alarm.entry["outputs"]
+            outputs["evaluationPeriods"] = 3
+            if "period" in outputs:
+                outputs["period"] = 300
+            for query in outputs.get("metricQueries", []):
+                if "metric" in query:
+                    query["metric"]["period"] = 300
+    report = check(r.b)
+    found = findings(report, BUDGET)
+    assert [v.message for v in found] == [
+        "Rollback function 'codex-rollback' worst-case rollback takes 945s: the declared alarms "
+        "and health checks give 945s (health check interval x unhealthy threshold 30s + alarm "
+        "period x evaluation periods 900s + SNS delivery 5s + function start 5s + traffic move "
+        "5s), while ROLLOUT_ROLLBACK_PLAN publishes 105s (cloudwatch-unhealthy-targets), "
+        "exceeding the 120s limit."
+    ]
+    assert found[0].enforcement_level == "mandatory"
+    assert found[0].urn == (r.function.urn if r.function else "")
+
+
+def test_budget_follows_the_slowest_tier_health_check(check: Check) -> None:
+    r = rollout()
+    r.groups["canary"].entry["outputs"]["healthCheck"]["interval"] = 30
+    assert "the declared alarms and health checks give 165s" in messages(check(r.b), BUDGET)
+
+
+def test_a_more_cautious_published_budget_within_the_limit_passes(check: Check) -> None:
+    # The figures disagree, but neither exceeds the limit.
+    r = rollout()
+    variables(r)["ROLLOUT_ROLLBACK_PLAN"] = plan(worst=118)
+    assert findings(check(r.b), BUDGET) == []
 
 
 def test_rollback_function_timeout_within_budget(check: Check) -> None:

@@ -42,7 +42,8 @@ from pulumi_aws.lambda_ import (
     FunctionLoggingConfigArgs,
 )
 
-from infra.rollback_plan import RollbackPlan
+from components.rollback.handler import lock_key
+from infra.rollback_plan import Ledger, RollbackPlan
 
 HANDLER = Path(__file__).resolve().parent / "handler.py"
 RUNTIME = "python3.12"
@@ -54,6 +55,8 @@ ALB_NAMESPACE = "AWS/ApplicationELB"
 PURPOSE = "rollback"
 GUARDDUTY_MIN_SEVERITY = 7
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# The ledger's value at creation: every key of the ledger, not held (the handler's NOT_HELD).
+INITIAL_LEDGER: dict[str, Any] = Ledger(held=False).as_dict()
 
 GUARDDUTY_PATTERN = {
     "source": ["aws.guardduty"],
@@ -195,7 +198,7 @@ class Rollback(pulumi.ComponentResource):
             f"{name}-ledger",
             name=args.ledger_parameter_name,
             type="String",
-            value=json.dumps({"held": False}),
+            value=json.dumps(INITIAL_LEDGER),
             description="Rollback ledger: written by the rollback function, read by every preview",
             tags=tags,
             # The function owns the value after creation; a re-apply must not reset a held ledger.
@@ -222,6 +225,7 @@ class Rollback(pulumi.ComponentResource):
             role=role.id,
             policy=pulumi.Output.json_dumps(
                 _function_policy(
+                    stack=args.stack,
                     listener_arn=args.listener_arn,
                     ledger_arn=ledger.arn,
                     table_arn=table.arn,
@@ -560,6 +564,7 @@ def _assume_role_policy(args: RollbackArgs) -> dict[str, Any]:
 
 def _function_policy(
     *,
+    stack: str,
     listener_arn: pulumi.Input[str],
     ledger_arn: pulumi.Input[str],
     table_arn: pulumi.Input[str],
@@ -597,6 +602,17 @@ def _function_policy(
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
                 "Resource": table_arn,
+            },
+            {
+                # Releasing the stack's lock deletes its row; audit records are never deleted,
+                # so DeleteItem is limited to the lock's key.
+                "Sid": "ReleaseLock",
+                "Effect": "Allow",
+                "Action": "dynamodb:DeleteItem",
+                "Resource": table_arn,
+                "Condition": {
+                    "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [lock_key(stack)]}
+                },
             },
             {
                 "Sid": "NotifyPeople",

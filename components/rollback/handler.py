@@ -15,7 +15,8 @@ For a trigger it takes a lock (a conditional put in the audit table), skips the 
 audit table already records it as applied, reads the listener's weights and the ledger, decides
 (the precomputed allocation for the trigger, where a tier already at 0 stays at 0 and the failing
 tier goes to 0), writes a pending audit record, moves traffic with one ModifyListener call, holds
-the ledger, notifies people and marks the audit record applied. OK/resolved states, unknown tiers
+the ledger, notifies people, marks the audit record applied and releases the lock (a conditional
+delete: once done, the audit table holds only the audit records). OK/resolved states, unknown tiers
 and malformed events change nothing and log one line. Configuration comes only from the
 environment variables in ENV_VARS; AWS endpoints from the standard AWS settings.
 """
@@ -55,6 +56,17 @@ ENV_VARS = (
     "ROLLOUT_NOTIFY_TOPIC_ARN",
 )
 GUARDDUTY_MIN_SEVERITY = 7.0
+# The ledger before any rollback (and when the parameter is missing or unreadable): every key of
+# the ledger, not held. The component creates the parameter with this value.
+NOT_HELD: dict[str, Any] = {
+    "held": False,
+    "allocation": None,
+    "reason": None,
+    "trigger": None,
+    "tier": None,
+    "at": None,
+    "eventId": None,
+}
 MANUAL_SOURCE = "codex-rollout.operator"
 MANUAL_DETAIL_TYPE = "Manual Rollback"
 
@@ -64,8 +76,11 @@ MANUAL_DETAIL_TYPE = "Manual Rollback"
 BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 8}, connect_timeout=3, read_timeout=10
 )
-# The lock serialises rollbacks of one stack so concurrent triggers converge. The lease outlives
-# a normal run (a few calls) by far; a crashed holder blocks others for at most the lease.
+# The lock serialises rollbacks of one stack so concurrent triggers converge: a row
+# `lock#<stack>` in the audit table, put only if absent or its lease has expired, deleted on
+# release only by its holder. So once a rollback is done no lock row is left (the table holds
+# one item per audited event); a crashed holder's row stays until the next rollback takes it
+# over after the lease, which outlives a normal run (a few calls) by far.
 LOCK_LEASE_SECONDS = 20
 LOCK_WAIT_SECONDS = 25
 # SSM answers concurrent writes of one parameter with TooManyUpdates, which botocore does not
@@ -185,6 +200,11 @@ def _is_allocation(value: Any) -> bool:
         and all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in value.values())
         and sum(value.values()) == 100
     )
+
+
+def lock_key(stack: str) -> str:
+    """The audit table key of a stack's lock row (present only while a rollback runs)."""
+    return f"lock#{stack}"
 
 
 def arn_suffix(arn: str) -> str:
@@ -589,7 +609,7 @@ class Rollbacks:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        key = {"eventId": {"S": f"lock#{self.settings.stack}"}}
+        key = {"eventId": {"S": lock_key(self.settings.stack)}}
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         attempt = 0
         while True:
@@ -619,22 +639,33 @@ class Rollbacks:
         try:
             yield
         finally:
-            try:
-                self.clients.dynamodb.put_item(
-                    TableName=self.settings.audit_table,
-                    Item={
-                        **key,
-                        "recordType": {"S": "lock"},
-                        "holder": {"S": ""},
-                        "expiresAt": {"N": "0"},
-                    },
-                    ConditionExpression="holder = :me",
-                    ExpressionAttributeValues={":me": {"S": self.owner}},
-                )
-            except ClientError as err:
-                if _code(err) != "ConditionalCheckFailedException":
-                    raise
+            self._release(key)
+
+    def _release(self, key: dict[str, Any]) -> None:
+        """Delete the lock row, only if this invocation still holds it: no row stays behind.
+
+        The condition on the holder keeps a holder whose lease expired (and was taken over)
+        from deleting its successor's lock. A failed release is logged, not raised: the
+        rollback is done, and the lease lets the next rollback take the lock over.
+        """
+        try:
+            self.clients.dynamodb.delete_item(
+                TableName=self.settings.audit_table,
+                Key=key,
+                ConditionExpression="holder = :me",
+                ExpressionAttributeValues={":me": {"S": self.owner}},
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
                 log("warning", "lock lease expired before release", stack=self.settings.stack)
+            else:
+                log(
+                    "error",
+                    "lock not released; the next rollback takes it over when the lease expires",
+                    stack=self.settings.stack,
+                    error=f"{type(err).__name__}: {err}"[:500],
+                    leaseSeconds=LOCK_LEASE_SECONDS,
+                )
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -665,14 +696,14 @@ class Rollbacks:
         except ClientError as err:
             if _code(err) != "ParameterNotFound":
                 raise
-            return {"held": False}
+            return dict(NOT_HELD)
         try:
             ledger = json.loads(value)
         except json.JSONDecodeError:
             ledger = None
         if not isinstance(ledger, dict):
             log("warning", "ledger is not a JSON object; treated as not held", value=value[:200])
-            return {"held": False}
+            return dict(NOT_HELD)
         return ledger
 
     def audit_get(self, event_id: str) -> dict[str, Any] | None:

@@ -19,10 +19,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from moto.core.models import botocore_stubber
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
 from components.rollback import handler
 from components.rollback.alertmanager import MESSAGE_TEMPLATE
+from components.rollback.component import INITIAL_LEDGER
 from infra.rollback_plan import rollback_plan
 from infra.schedule import tiers_with_environment, week_plan
 
@@ -44,17 +46,23 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    # Real DynamoDB applies a conditional put atomically; moto's in-memory table checks and
-    # writes in separate steps, so concurrent threads could both pass. Make it atomic, as the
-    # service is (the lock the function takes relies on exactly this guarantee).
-    atomic = threading.Lock()
+    # Real DynamoDB applies a conditional put or delete atomically; moto's in-memory table checks
+    # and writes in separate steps, so concurrent threads could both pass. Make them atomic, as
+    # the service is (the lock the function takes and releases relies on exactly this).
+    atomic = threading.RLock()
     put_item = Table.put_item
+    delete_item = DynamoDBBackend.delete_item
 
     def atomic_put_item(self: Table, *args: Any, **kwargs: Any) -> Any:
         with atomic:
             return put_item(self, *args, **kwargs)
 
+    def atomic_delete_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with atomic:
+            return delete_item(self, *args, **kwargs)
+
     monkeypatch.setattr(Table, "put_item", atomic_put_item)
+    monkeypatch.setattr(DynamoDBBackend, "delete_item", atomic_delete_item)
     monkeypatch.setattr(handler, "_CLIENTS", None)
     monkeypatch.setattr(handler, "LOG_STREAM", None)  # the operator commands point it at stderr
     with mock_aws():
@@ -90,8 +98,19 @@ class RollbackStack:
         return dict(json.loads(value))
 
     def audit_records(self) -> list[dict[str, Any]]:
-        items = self.dynamodb.scan(TableName=AUDIT_TABLE)["Items"]
-        return [i for i in items if i["recordType"]["S"] != "lock"]
+        """The audit records (a lock row, present only while a rollback runs, left out)."""
+        return [i for i in self.scan() if i["recordType"]["S"] != "lock"]
+
+    def scan(self) -> list[dict[str, Any]]:
+        """Every item in the audit table, as an operator's full Scan sees it."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": AUDIT_TABLE, "ConsistentRead": True}
+        while True:
+            page = self.dynamodb.scan(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def notifications(self) -> list[str]:
         messages = []
@@ -168,7 +187,8 @@ def make_stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Roll
                 }
             ],
         )["Listeners"][0]["ListenerArn"]
-        ssm.put_parameter(Name=LEDGER, Value='{"held": false}', Type="String")
+        # The value the component creates the parameter with.
+        ssm.put_parameter(Name=LEDGER, Value=json.dumps(INITIAL_LEDGER), Type="String")
         dynamodb.create_table(
             TableName=AUDIT_TABLE,
             KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],

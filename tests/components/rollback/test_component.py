@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from components.rollback.handler import ENV_VARS
+from components.rollback.handler import ENV_VARS, NOT_HELD, decide
 from infra.config import REPO_ROOT
 from infra.offline import SECRET_SIG, PlanResult, Record
-from infra.rollback_plan import rollback_plan
-from infra.schedule import tiers_with_environment
+from infra.rollback_plan import LEDGER_KEYS, effective_allocation, parse_ledger, rollback_plan
+from infra.schedule import Allocation, tiers_with_environment
 from policies.security import admin_statements
 from tests.conftest import STACKS, WEEKS
 
@@ -88,6 +88,7 @@ def test_function_role_is_least_privilege(plan: Plan, stack: str) -> None:
             "ssm:PutParameter",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
             "sns:Publish",
             "sqs:SendMessage",
             "kms:Decrypt",
@@ -106,10 +107,17 @@ def test_function_role_is_least_privilege(plan: Plan, stack: str) -> None:
     assert (
         by_sid["Ledger"]["Resource"] == _one(result, "aws:ssm/parameter:Parameter").outputs["arn"]
     )
-    assert (
-        by_sid["AuditAndLock"]["Resource"]
-        == _one(result, "aws:dynamodb/table:Table").outputs["arn"]
-    )
+    table_arn = _one(result, "aws:dynamodb/table:Table").outputs["arn"]
+    assert by_sid["AuditAndLock"]["Resource"] == table_arn
+    # DeleteItem only releases the stack's lock: on the audit table, and only the lock's key
+    # (audit records are never deleted).
+    release = by_sid["ReleaseLock"]
+    assert (release["Action"], release["Resource"]) == ("dynamodb:DeleteItem", table_arn)
+    assert release["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [f"lock#{stack}"]}
+    }
+    deletes = [s["Sid"] for s in policy["Statement"] if "dynamodb:DeleteItem" in _list(s["Action"])]
+    assert deletes == ["ReleaseLock"]
     assert by_sid["NotifyPeople"]["Resource"] == _people_topic(result).outputs["arn"]
     assert by_sid["DeadLetters"]["Resource"] == _one(result, "aws:sqs/queue:Queue").outputs["arn"]
     assert by_sid["UseTheKey"]["Resource"] == _one(result, "aws:kms/key:Key").outputs["arn"]
@@ -280,9 +288,41 @@ def test_audit_table_and_ledger(plan: Plan, stack: str, protected: bool) -> None
     ledger = _one(result, "aws:ssm/parameter:Parameter")
     assert ledger.inputs["name"] == f"/codex-rollout/{stack}/rollback-ledger"
     assert ledger.inputs["type"] == "String"
-    assert json.loads(str(_plain(ledger.inputs["value"]))) == {"held": False}
+    initial = json.loads(str(_plain(ledger.inputs["value"])))
+    assert initial == {
+        "held": False,
+        "allocation": None,
+        "reason": None,
+        "trigger": None,
+        "tier": None,
+        "at": None,
+        "eventId": None,
+    }
     # The function owns the value: a re-apply never resets a held ledger.
     assert ledger.options["ignoreChanges"] == ["value"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_declared_initial_ledger_has_every_key_and_parses(plan: Plan, stack: str) -> None:
+    result = plan(stack, 8)
+    text = str(_plain(_one(result, "aws:ssm/parameter:Parameter").inputs["value"]))
+    initial = json.loads(text)
+    # All seven keys of the ledger, in its order: held false, the others null.
+    assert tuple(initial) == LEDGER_KEYS
+    assert initial["held"] is False
+    assert all(initial[key] is None for key in LEDGER_KEYS[1:])
+    # The program reads it as not held: the listener declares the schedule.
+    ledger = parse_ledger(text, "ledger")
+    assert ledger.held is False
+    assert ledger.as_dict() == initial
+    scheduled = Allocation(10, 10, 80)
+    effective = effective_allocation(scheduled, ledger, tiers_with_environment(8))
+    assert (effective.allocation, effective.held) == (scheduled, False)
+    # The function starts from the same value: a rollback decides as from an unheld ledger.
+    assert initial == NOT_HELD
+    live = {"sandbox": 10, "canary": 10, "production": 80}
+    planned = {"sandbox": 11, "canary": 0, "production": 89}
+    assert decide(planned, "canary", live, initial).after == planned
 
 
 @pytest.mark.parametrize("stack", STACKS)

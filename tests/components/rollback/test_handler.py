@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from components.rollback import handler
+from components.rollback.component import INITIAL_LEDGER
 from tests.components.rollback.conftest import (
     REGION,
     RollbackStack,
@@ -86,9 +87,13 @@ def test_each_trigger_moves_traffic_holds_the_ledger_and_audits_once(
     assert ledger["allocation"] == expected
     assert ledger["eventId"] == result["outcomes"][0]["eventId"]
     assert ledger["trigger"] == result["outcomes"][0]["kind"]
-    records = stack.audit_records()
-    assert len(records) == 1
-    record = records[0]
+    # One audit record, and nothing else: a full Scan of the audit table finds exactly one item
+    # (the lock the function took is gone).
+    items = stack.scan()
+    assert len(items) == 1
+    record = items[0]
+    assert record["eventId"]["S"] == result["outcomes"][0]["eventId"]
+    assert record["recordType"]["S"] == "rollback"
     assert record["status"]["S"] == "applied"
     assert record["trafficMoved"]["BOOL"] is True
     assert record["notified"]["BOOL"] is True
@@ -102,7 +107,7 @@ def test_each_trigger_moves_traffic_holds_the_ledger_and_audits_once(
     assert [o["action"] for o in replay["outcomes"]] == ["duplicate"]
     assert stack.weights() == expected
     assert stack.ledger() == ledger
-    assert len(stack.audit_records()) == 1
+    assert stack.scan() == items
     assert stack.notifications() == []
 
 
@@ -191,8 +196,8 @@ def test_events_that_change_nothing_log_one_clear_line_and_return(
 
     assert [o["action"] for o in result["outcomes"]] == ["ignored"]
     assert stack.weights() == before
-    assert stack.ledger() == {"held": False}
-    assert stack.audit_records() == []
+    assert stack.ledger() == INITIAL_LEDGER
+    assert stack.scan() == []
     lines = [line for line in log_lines(capsys.readouterr().out) if line["level"] == "info"]
     assert len(lines) == 1
     assert lines[0]["message"].startswith("no change: ")
@@ -308,11 +313,10 @@ def test_concurrent_triggers_converge(make_stack: MakeStack) -> None:
     # Canary and production both failed: whatever the interleaving, sandbox takes everything.
     assert stack.weights() == {"sandbox": 100, "canary": 0, "production": 0}
     assert stack.ledger()["allocation"] == {"sandbox": 100, "canary": 0, "production": 0}
-    assert len(stack.audit_records()) == 3
-    lock = stack.dynamodb.get_item(
-        TableName="rollback-audit-test", Key={"eventId": {"S": "lock#test"}}
-    )["Item"]
-    assert lock["holder"]["S"] == ""
+    # Three audit records and no lock row left behind.
+    items = stack.scan()
+    assert len(items) == 3
+    assert {i["recordType"]["S"] for i in items} == {"rollback"}
 
 
 def test_an_expired_lock_is_taken_over(make_stack: MakeStack) -> None:
@@ -328,6 +332,58 @@ def test_an_expired_lock_is_taken_over(make_stack: MakeStack) -> None:
     )
     stack.invoke(sns_event(alarm_message("c", stack.suffix("canary"))))
     assert stack.weights() == WEEK_8_CANARY_FAILS
+    # The crashed holder's row was taken over and released: only the audit record remains.
+    [item] = stack.scan()
+    assert item["recordType"]["S"] == "rollback"
+
+
+def test_a_lock_taken_over_is_not_deleted_by_its_former_holder(
+    make_stack: MakeStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = make_stack(week=8)
+    clients = handler.Clients.create()
+    slow = handler.Rollbacks(stack.settings, clients, owner="slow")
+    with slow.lock():
+        # The lease runs out while `slow` still works; another invocation takes the lock over.
+        stack.dynamodb.update_item(
+            TableName="rollback-audit-test",
+            Key={"eventId": {"S": "lock#test"}},
+            UpdateExpression="SET holder = :other",
+            ExpressionAttributeValues={":other": {"S": "successor"}},
+        )
+    [lock] = stack.scan()  # the successor's lock stays
+    assert lock["holder"]["S"] == "successor"
+    warnings = [line for line in log_lines(capsys.readouterr().out) if line["level"] == "warning"]
+    assert [w["message"] for w in warnings] == ["lock lease expired before release"]
+
+
+def test_a_failed_release_is_logged_and_the_lease_frees_the_lock(
+    make_stack: MakeStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = make_stack(week=8)
+    clients = handler.Clients.create()
+    handler._CLIENTS = clients
+    inject_error(clients.dynamodb, "DeleteItem", code="AccessDeniedException", json_protocol=True)
+
+    result = stack.invoke(sns_event(alarm_message("c", stack.suffix("canary"))))
+
+    # The rollback is done and not retried; the row stays until its lease expires.
+    assert result["outcomes"][0]["action"] == "rolled-back"
+    assert stack.weights() == WEEK_8_CANARY_FAILS
+    errors = [line for line in log_lines(capsys.readouterr().out) if line["level"] == "error"]
+    assert [e["message"] for e in errors] == [
+        "lock not released; the next rollback takes it over when the lease expires"
+    ]
+    assert sorted(i["recordType"]["S"] for i in stack.scan()) == ["lock", "rollback"]
+    stack.dynamodb.update_item(  # the lease runs out
+        TableName="rollback-audit-test",
+        Key={"eventId": {"S": "lock#test"}},
+        UpdateExpression="SET expiresAt = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+    handler._CLIENTS = handler.Clients.create()
+    stack.invoke(guardduty_event())
+    assert sorted(i["recordType"]["S"] for i in stack.scan()) == ["rollback", "rollback"]
 
 
 def test_a_held_lock_makes_the_second_rollback_wait(
@@ -342,6 +398,7 @@ def test_a_held_lock_makes_the_second_rollback_wait(
     # Lambda retries the event once the lock is free.
     stack.invoke(sns_event(alarm_message("c", stack.suffix("canary"))))
     assert stack.weights() == WEEK_8_CANARY_FAILS
+    assert [i["recordType"]["S"] for i in stack.scan()] == ["rollback"]
 
 
 def test_throttling_is_retried_with_backoff(make_stack: MakeStack) -> None:
@@ -382,11 +439,12 @@ def test_an_error_after_the_move_keeps_the_audit_record_and_a_retry_completes(
     assert record["status"]["S"] == "failed"
     assert record["trafficMoved"]["BOOL"] is True
     assert "AccessDeniedException" in record["error"]["S"]
-    assert stack.ledger() == {"held": False}
+    assert stack.ledger() == INITIAL_LEDGER
+    assert stack.scan() == [record]  # the lock is released on the way out too
 
     stack.invoke(event)  # Lambda's retry of the same event
 
-    [record] = stack.audit_records()
+    [record] = stack.scan()
     assert record["status"]["S"] == "applied"
     assert stack.ledger()["held"] is True
     assert stack.weights() == WEEK_8_CANARY_FAILS
@@ -426,6 +484,11 @@ def test_only_tier_with_traffic_failing_holds_weights_and_pages(make_stack: Make
 
 def test_resume_clears_the_hold_with_an_audit_record(make_stack: MakeStack) -> None:
     stack = make_stack(week=8)
+    # The ledger as the component creates it (every key, not held) is nothing to resume.
+    fresh = handler.Rollbacks(stack.settings, handler.Clients.create())
+    assert fresh.resume("nothing held", "alice").action == "not-held"
+    assert stack.ledger() == INITIAL_LEDGER
+    assert stack.scan() == []
     stack.invoke(sns_event(alarm_message("c", stack.suffix("canary"))))
     rollbacks = handler.Rollbacks(stack.settings, handler.Clients.create())
 
@@ -437,7 +500,7 @@ def test_resume_clears_the_hold_with_an_audit_record(make_stack: MakeStack) -> N
     assert ledger["trigger"] == "resume"
     assert ledger["eventId"] == outcome.event_id
     assert stack.weights() == WEEK_8_CANARY_FAILS  # traffic stays until `pulumi up`
-    kinds = sorted(r["recordType"]["S"] for r in stack.audit_records())
+    kinds = sorted(r["recordType"]["S"] for r in stack.scan())
     assert kinds == ["resume", "rollback"]
     assert rollbacks.resume("again", "alice").action == "not-held"
 

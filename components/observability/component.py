@@ -215,7 +215,9 @@ class Observability(pulumi.ComponentResource):
         )
 
         # -- Dashboards (the Grafana sidecar loads ConfigMaps carrying its label) --------------
-        boards = dashboards(obs.thresholds, config.routing.service, this_week(config))
+        boards = dashboards(
+            config.services, obs.thresholds, config.routing.service, this_week(config)
+        )
         for uid, document in boards.items():
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard-{uid}",

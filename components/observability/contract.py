@@ -1,7 +1,8 @@
 """The metric contract: the series services, scraping and CI provide, and nothing else.
 
-Rules and dashboards name only these metrics (and the recording rules derived from them in
-rules.py); docs/observability.md documents the same table for the teams that emit them.
+Rules name only these metrics and the recording rules derived from them in rules.py; dashboard
+panels name only these metrics (annotations may also read Prometheus's `ALERTS`).
+docs/observability.md documents the same table for the teams that emit them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Grafana dashboards, built with grafana-foundation-sdk (pure: config in, dashboard JSON out).
 
-Three dashboards, the plan's: System Health, Deployment, Compliance. Every Prometheus query
-names only contract metrics (contract.py), the recording rules of rules.py, and `ALERTS` (the
-series Prometheus keeps for the alert rules of rules.py), which marks rollback events.
+Three dashboards, the plan's: System Health, Deployment, Compliance. Every panel query names only
+contract metrics (contract.py): where a panel shows what a recording rule of rules.py records, its
+query is the rule's own expression, substituted by `rules.expand`, so panel and rule cannot drift.
+The rollback annotations (not panels) read `ALERTS`, the series Prometheus keeps for the alert
+rules of rules.py: a rollback event is an alert, and no contract metric records it.
 
 Saturation: the contract carries no container resource metrics, so saturation is shown as load per
 ready target and the share of targets up; kube-prometheus-stack's own dashboards (installed with
@@ -12,7 +14,7 @@ the chart) show CPU and memory per namespace and pod.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ from grafana_foundation_sdk.models.common import (
 )
 
 from components.observability import rules as r
-from infra.config import ThresholdsConfig
+from infra.config import ServiceConfig, ThresholdsConfig
 from infra.schedule import WeekPlan
 
 PROMETHEUS = model.DataSourceRef(type_val="prometheus", uid="prometheus")
@@ -149,13 +151,13 @@ def _dashboard(uid: str, title: str, description: str, tags: list[str]) -> dash.
     )
 
 
-def _by_pair(expr: str) -> str:
-    return f"sum by ({r.BY}) ({expr})"
+Expand = Callable[[str], str]
+"""An expression over recording rules -> the same over contract metrics (`rules.expand`)."""
 
 
-def system_health(t: ThresholdsConfig) -> dash.Dashboard:
+def system_health(t: ThresholdsConfig, x: Expand) -> dash.Dashboard:
     pair = "{{service}} / {{tier}}"
-    quantiles = [Query(r.latency_quantile(q), f"p{round(q * 100)} {pair}") for q in r.QUANTILES]
+    quantiles = [Query(x(r.latency_quantile(q)), f"p{round(q * 100)} {pair}") for q in r.QUANTILES]
     return (
         _dashboard(
             "codex-system-health",
@@ -167,14 +169,14 @@ def system_health(t: ThresholdsConfig) -> dash.Dashboard:
         .with_panel(
             _series(
                 "Request rate by component and tier",
-                [Query(r.request_rate("5m"), pair)],
+                [Query(x(r.request_rate("5m")), pair)],
                 "reqps",
             )
         )
         .with_panel(
             _series(
                 "5xx error rate by component and tier",
-                [Query(r.error_ratio("5m"), pair)],
+                [Query(x(r.error_ratio("5m")), pair)],
                 "percentunit",
                 description="Share of requests answered 5xx over 5 minutes; the line is the "
                 "rollback threshold.",
@@ -193,16 +195,11 @@ def system_health(t: ThresholdsConfig) -> dash.Dashboard:
         )
         .with_panel(
             _series(
-                "p95 against its alert threshold",
-                [
-                    Query(
-                        f"{r.latency_quantile(0.95)} / on (service) group_left () "
-                        f"{r.LATENCY_THRESHOLD}",
-                        pair,
-                    )
-                ],
+                "p95 against the alert threshold",
+                [Query(x(f"{r.latency_quantile(0.95)} / {r.num(t.latency_p95_seconds)}"), pair)],
                 "percentunit",
-                description="1 = the p95 threshold that triggers a rollback.",
+                description=f"1 = {r.num(t.latency_p95_seconds)} s, the p95 that triggers a "
+                "rollback (the same threshold for every service).",
                 width=8,
                 alert_above=1,
             )
@@ -213,8 +210,10 @@ def system_health(t: ThresholdsConfig) -> dash.Dashboard:
                 "Requests per ready target",
                 [
                     Query(
-                        f"{r.request_rate('5m')} / on ({r.BY}) "
-                        f"count by ({r.BY}) ({TIER_TARGETS} == 1)",
+                        x(
+                            f"{r.request_rate('5m')} / on ({r.BY}) "
+                            f"count by ({r.BY}) ({TIER_TARGETS} == 1)"
+                        ),
                         pair,
                     )
                 ],
@@ -245,7 +244,7 @@ def system_health(t: ThresholdsConfig) -> dash.Dashboard:
         .with_panel(
             _series(
                 "Code generation success rate",
-                [Query(r.CODEGEN_SUCCESS, pair)],
+                [Query(x(r.CODEGEN_SUCCESS), pair)],
                 "percentunit",
                 alert_below=t.codegen_success_rate,
             )
@@ -255,7 +254,7 @@ def system_health(t: ThresholdsConfig) -> dash.Dashboard:
                 "Error budget burn rate (1h)",
                 [
                     Query(
-                        f"{r.error_ratio('1h')} / on (service) group_left () {r.ERROR_BUDGET}",
+                        x(f"{r.error_ratio('1h')} / on (service) group_left () {r.ERROR_BUDGET}"),
                         pair,
                     )
                 ],
@@ -268,11 +267,13 @@ def system_health(t: ThresholdsConfig) -> dash.Dashboard:
     )
 
 
-def _side_by_side(title: str, expr: str, unit: str, threshold: float) -> list[timeseries.Panel]:
+def _side_by_side(
+    title: str, expr: Callable[[str], str], unit: str, threshold: float
+) -> list[timeseries.Panel]:
     return [
         _series(
             f"{title}: {tier}",
-            [Query(expr.format(tier=tier), "{{service}}")],
+            [Query(expr(tier), "{{service}}")],
             unit,
             alert_above=threshold,
         )
@@ -280,7 +281,9 @@ def _side_by_side(title: str, expr: str, unit: str, threshold: float) -> list[ti
     ]
 
 
-def deployment(t: ThresholdsConfig, routed_service: str, week: WeekPlan) -> dash.Dashboard:
+def deployment(
+    t: ThresholdsConfig, x: Expand, routed_service: str, week: WeekPlan
+) -> dash.Dashboard:
     routed = f'service="{routed_service}"'
     rate = r.request_rate("5m")
     shares = "\n".join(
@@ -311,8 +314,10 @@ def deployment(t: ThresholdsConfig, routed_service: str, week: WeekPlan) -> dash
                 "Traffic weight per tier (observed)",
                 [
                     Query(
-                        f"sum by (tier) ({rate}{{{routed}}}) / ignoring (tier) group_left () "
-                        f"sum ({rate}{{{routed}}})",
+                        x(
+                            f"sum by (tier) ({rate}{{{routed}}}) / ignoring (tier) group_left () "
+                            f"sum ({rate}{{{routed}}})"
+                        ),
                         "{{tier}}",
                     )
                 ],
@@ -326,13 +331,13 @@ def deployment(t: ThresholdsConfig, routed_service: str, week: WeekPlan) -> dash
     for left, right in (
         _side_by_side(
             "5xx error rate",
-            r.error_ratio("5m") + '{{tier="{tier}"}}',
+            lambda tier: x(f'{r.error_ratio("5m")}{{tier="{tier}"}}'),
             "percentunit",
             t.error_rate,
         ),
         _side_by_side(
             "p95 latency",
-            r.latency_quantile(0.95) + '{{tier="{tier}"}}',
+            lambda tier: x(f'{r.latency_quantile(0.95)}{{tier="{tier}"}}'),
             "s",
             t.latency_p95_seconds,
         ),
@@ -350,7 +355,7 @@ def deployment(t: ThresholdsConfig, routed_service: str, week: WeekPlan) -> dash
         .with_panel(
             _stat(
                 "Deployment success rate (24h)",
-                Query(r.DEPLOYMENT_SUCCESS, "{{stack}}"),
+                Query(x(r.DEPLOYMENT_SUCCESS), "{{stack}}"),
                 "percentunit",
                 steps=((None, "red"), (t.deployment_success_rate, "green")),
             )
@@ -450,12 +455,24 @@ def compliance() -> dash.Dashboard:
 
 
 def dashboards(
-    thresholds: ThresholdsConfig, routed_service: str, week: WeekPlan
+    services: Sequence[ServiceConfig],
+    thresholds: ThresholdsConfig,
+    routed_service: str,
+    week: WeekPlan,
 ) -> dict[str, dict[str, Any]]:
-    """uid -> dashboard JSON model, for every dashboard."""
+    """uid -> dashboard JSON model, for every dashboard.
+
+    `services` and `thresholds` are the rules' (rules.rule_groups): panels showing what a
+    recording rule records use that rule's expression.
+    """
+    groups = r.rule_groups(services, thresholds)
+
+    def x(expr: str) -> str:
+        return r.expand(expr, groups)
+
     built = [
-        system_health(thresholds),
-        deployment(thresholds, routed_service, week),
+        system_health(thresholds, x),
+        deployment(thresholds, x, routed_service, week),
         compliance(),
     ]
     out: dict[str, dict[str, Any]] = {}
@@ -471,13 +488,21 @@ def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def queries(document: dict[str, Any]) -> list[str]:
-    """Every PromQL expression of a dashboard: panel targets and annotations."""
-    found = [
+def panel_queries(document: dict[str, Any]) -> list[str]:
+    """The PromQL expressions of a dashboard's panels (contract metrics only)."""
+    return [
         target["expr"]
         for panel in document.get("panels", [])
         for target in panel.get("targets", [])
         if "expr" in target
     ]
-    found += [a["expr"] for a in document.get("annotations", {}).get("list", []) if "expr" in a]
-    return found
+
+
+def annotation_queries(document: dict[str, Any]) -> list[str]:
+    """The PromQL expressions of a dashboard's annotations (contract metrics or `ALERTS`)."""
+    return [a["expr"] for a in document.get("annotations", {}).get("list", []) if "expr" in a]
+
+
+def queries(document: dict[str, Any]) -> list[str]:
+    """Every PromQL expression of a dashboard: panel targets and annotations."""
+    return panel_queries(document) + annotation_queries(document)

@@ -77,7 +77,12 @@ def render_files(
 
     grafana = out / "grafana"
     grafana.mkdir(parents=True, exist_ok=True)
-    boards = dashboards(config.observability.thresholds, config.routing.service, this_week(config))
+    boards = dashboards(
+        config.services,
+        config.observability.thresholds,
+        config.routing.service,
+        this_week(config),
+    )
     for uid, board in boards.items():
         (grafana / f"{uid}.json").write_text(to_json(board))
 

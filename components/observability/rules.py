@@ -3,8 +3,8 @@
 Four rule groups, each becomes one PrometheusRule in the cluster and one group of the plain rule
 file that `rollout render` writes (prometheus/rules.yaml):
 
-- codex-objectives: each service's SLO as data (error budget, p95 latency alert threshold), so
-  one alert rule serves every service;
+- codex-objectives: each service's availability SLO as data (its error budget), so one burn-rate
+  alert rule serves every service;
 - codex-tier: 5-minute recording rules per (service, tier) and the tier alerts, three of which
   are rollback triggers (`action: rollback`);
 - codex-slo: the longer burn-rate windows and the multi-window multi-burn-rate alerts;
@@ -20,16 +20,25 @@ Burn-rate alerts follow the SRE workbook (chapter 5, "Alerting on SLOs", table 5
 - CodexErrorBudgetBurnSlow (medium, Slack): 1x over 3d AND over 6h (10 % in three days).
 The short window makes an alert stop soon after the burn stops.
 
+`CodexLatencyP95High` compares every service's p95 with the one configured threshold
+(`thresholds.latency_p95_seconds`, the plan's 0.5 s). A service's own `slo.latencyP95Ms` is its
+target, not an alert threshold: it belongs under the alert threshold (the config tests check it).
+
 Alerts read recording rules of other groups, so the evaluation interval must stay well under
 Prometheus's 5-minute lookback (the config's default is 15 s).
+
+Dashboards name no recording rule: `expand` turns an expression over recording rules into one over
+the contract metrics, from the rules' own `expr`, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.observability.contract import METRIC_NAMES
 from infra.config import ServiceConfig, ThresholdsConfig
 
 # -- recording rule names (`level:metric:operations`) -----------------------------------------
@@ -45,7 +54,6 @@ SLO_WINDOWS = ("30m", "1h", "6h", "3d")
 QUANTILES = (0.5, 0.95, 0.99)
 
 ERROR_BUDGET = "service:slo_error_budget:ratio"
-LATENCY_THRESHOLD = "service:http_request_duration_seconds:p95_threshold"
 CODEGEN_RATE = f"service_tier:codegen_requests:rate{CODEGEN_WINDOW}"
 CODEGEN_SUCCESS = f"service_tier:codegen_success_ratio:rate{CODEGEN_WINDOW}"
 DEPLOYMENT_SUCCESS = f"stack:deployment_success_ratio:increase{DEPLOYMENT_WINDOW}"
@@ -101,24 +109,16 @@ class Objective:
 
     service: str
     error_budget: float
-    latency_p95_threshold_seconds: float
 
 
-def objectives(services: Sequence[ServiceConfig], thresholds: ThresholdsConfig) -> list[Objective]:
-    """Per-service error budget and p95 alert threshold.
+def objectives(services: Sequence[ServiceConfig]) -> list[Objective]:
+    """Per-service error budget (1 - availability target).
 
-    The p95 threshold is the plan's (thresholds.latency_p95_seconds, 0.5 s) unless the service's
-    own p95 target is slower: a service built to answer in 2 s would otherwise alert, and roll its
-    tier back, all the time.
+    Latency has no per-service objective here: `CodexLatencyP95High` uses the configured
+    threshold for every service.
     """
     return [
-        Objective(
-            service=s.name,
-            error_budget=round(1 - s.slo.availability / 100, 10),
-            latency_p95_threshold_seconds=max(
-                thresholds.latency_p95_seconds, s.slo.latency_p95_ms / 1000
-            ),
-        )
+        Objective(service=s.name, error_budget=round(1 - s.slo.availability / 100, 10))
         for s in services
     ]
 
@@ -205,11 +205,10 @@ def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
         ),
         Alert(
             LATENCY_P95_HIGH,
-            f"{latency_quantile(0.95)} > on (service) group_left () {LATENCY_THRESHOLD}\n"
-            f"and on ({BY}) {_guard(t)}",
+            f"{latency_quantile(0.95)} > {num(t.latency_p95_seconds)}\nand on ({BY}) {_guard(t)}",
             "1m",
             "medium",
-            f"p95 latency of {where} above its threshold",
+            f"p95 latency of {where} above {num(t.latency_p95_seconds)} s",
             f"p95 request duration of {where} is {{{{ $value | humanizeDuration }}}} over the "
             "last 5 minutes; traffic is being moved off the tier.",
             ROLLBACK,
@@ -312,12 +311,9 @@ def rule_groups(
     """The rule groups, as Prometheus rule files (and PrometheusRule specs) hold them."""
     t = thresholds
     objective_rules = []
-    for o in objectives(services, t):
+    for o in objectives(services):
         labels = {"service": o.service}
         objective_rules.append(_record(ERROR_BUDGET, f"vector({num(o.error_budget)})", labels))
-        objective_rules.append(
-            _record(LATENCY_THRESHOLD, f"vector({num(o.latency_p95_threshold_seconds)})", labels)
-        )
     tier_records = [
         *_rate_rules("5m"),
         *(
@@ -373,3 +369,76 @@ def rollback_triggers(groups: Sequence[dict[str, Any]]) -> dict[str, str]:
         for rule in alerts(groups)
         if rule["labels"].get("action") == "rollback"
     }
+
+
+# -- expanding recording rules into contract expressions ----------------------------------------
+
+
+def definitions(groups: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Recording rule name -> an expression that yields the same series as the rule.
+
+    The rule's `expr`, with its `labels` set by `label_replace`; the rules that record one name
+    for several label sets (the objectives, one per service) are joined with `or`.
+    """
+    found: dict[str, list[str]] = {}
+    for group in groups:
+        for rule in group["rules"]:
+            if "record" not in rule:
+                continue
+            expr = rule["expr"]
+            for label, value in rule.get("labels", {}).items():
+                expr = f'label_replace({expr}, "{label}", "{value}", "", "")'
+            found.setdefault(rule["record"], []).append(expr)
+    return {name: " or ".join(exprs) for name, exprs in found.items()}
+
+
+def _selector_pattern(names: set[str]) -> re.Pattern[str]:
+    """A vector selector of one of `names`: group 1 the name, group 2 its matchers (if any)."""
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf'(?<![\w:"])({alternatives})(?![\w:"])(?:\{{([^{{}}]*)\}})?')
+
+
+def _with_matchers(expr: str, matchers: str, pattern: re.Pattern[str]) -> str:
+    """`expr` with `matchers` added to each of its vector selectors.
+
+    Only sound when every aggregation of `expr` keeps the matched labels (filtering before
+    `sum by (service, tier)` on `tier` is filtering after it); anything else is refused.
+    """
+    labels = set(re.findall(r'([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)\s*"', matchers))
+    groupings = [
+        {label.strip() for label in by.split(",")} for by in re.findall(r"\bby \(([^)]*)\)", expr)
+    ]
+    if not labels or not groupings or any(not labels <= grouping for grouping in groupings):
+        raise ValueError(f"cannot push {{{matchers}}} into {expr!r}")
+
+    def add(match: re.Match[str]) -> str:
+        inner = match.group(2)
+        return f"{match.group(1)}{{{inner + ', ' if inner else ''}{matchers}}}"
+
+    return pattern.sub(add, expr)
+
+
+def expand(expr: str, groups: Sequence[dict[str, Any]]) -> str:
+    """`expr` with every recording rule of `groups` it names replaced by the rule's expression,
+    recursively: the result names only what the recording rules read (the contract metrics).
+
+    Matchers on a recorded series (`service_tier:http_requests:rate5m{tier="canary"}`) move onto
+    every selector of the rule's expression; they may only match labels the rule aggregates by.
+    """
+    defined: Mapping[str, str] = definitions(groups)
+    recorded = _selector_pattern(set(defined))
+    selectors = _selector_pattern(set(defined) | METRIC_NAMES)
+
+    def substitute(match: re.Match[str]) -> str:
+        definition = defined[match.group(1)]
+        if match.group(2):
+            definition = _with_matchers(definition, match.group(2), selectors)
+        whole = match.start() == 0 and match.end() == len(match.string)
+        return definition if whole else f"({definition})"
+
+    for _ in range(len(defined) + 1):  # each round removes one level of rules reading rules
+        expanded = recorded.sub(substitute, expr)
+        if expanded == expr:
+            return expr
+        expr = expanded
+    raise ValueError(f"recording rules refer to each other in a cycle: {expr!r}")

@@ -172,12 +172,6 @@ def _tier(extra: dict[str, str] | None = None) -> list[dict[str, str]]:
     return [{"service": SERVICE, "tier": TIER, **(extra or {})}]
 
 
-def _p95_threshold(config: StackConfig, service: str) -> float:
-    # The plan's 0.5 s, or the service's own p95 target when that is slower (rules.py docstring).
-    slo = config.service(service).slo
-    return max(config.observability.thresholds.latency_p95_seconds, slo.latency_p95_ms / 1000)
-
-
 def _budget(config: StackConfig, service: str = SERVICE) -> float:
     return 1 - config.service(service).slo.availability / 100
 
@@ -389,11 +383,10 @@ def cases(config: StackConfig) -> list[Case]:
             interval="10m",
         ),
     ]
-    # CodexLatencyP95High, per service: the threshold is the service's.
-    for service in (SERVICE, "validation-worker"):
-        if service not in {s.name for s in config.services}:
-            continue
-        limit = _p95_threshold(config, service)
+    # CodexLatencyP95High, for every service: the one configured threshold (the plan's 0.5 s),
+    # whatever the service's own SLO target.
+    limit = t.latency_p95_seconds
+    for service in (s.name for s in config.services):
         labels = [{"service": service, "tier": TIER}]
         out += [
             Case(
@@ -673,6 +666,39 @@ def test_thresholds_default_to_the_plan() -> None:
         "test_coverage_ratio": 0.70,
     }
     assert {k: getattr(t, k) for k in plan} == plan
+
+
+def test_every_service_has_latency_cases() -> None:
+    services = {s.name for s in load_offline("prod").model.services}
+    names = {c.name for c in PROD_CASES if c.alert == "CodexLatencyP95High"}
+    for service in services:
+        for kind in ("just-past", "just-under", "no-traffic"):
+            assert f"{service}-{kind}" in names
+
+
+def test_latency_threshold_ignores_the_service_slo(
+    promtool: str, prod_config: StackConfig, tmp_path: Path
+) -> None:
+    """The p95 alert threshold is the configured one for every service: a service whose SLO
+    target is slower (2 s) still alerts just past 0.5 s."""
+    slow = "validation-worker"
+    services = [
+        s.model_copy(update={"slo": s.slo.model_copy(update={"latency_p95_ms": 2000})})
+        if s.name == slow
+        else s
+        for s in prod_config.services
+    ]
+    relaxed = prod_config.model_copy(update={"services": services})
+    case = next(c for c in PROD_CASES if c.id == f"CodexLatencyP95High-{slow}-just-past")
+    result = run_promtool_test(promtool, tmp_path, relaxed, [_promtool_case(case)], "1m")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_slo_latency_targets_sit_under_the_alert_threshold(stack_config: StackConfig) -> None:
+    """A service meeting its p95 target never trips the p95 rollback trigger."""
+    limit = stack_config.observability.thresholds.latency_p95_seconds
+    for service in stack_config.services:
+        assert service.slo.latency_p95_ms / 1000 < limit, service.name
 
 
 def test_thresholds_come_from_config(

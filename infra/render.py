@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from components.yaml_text import to_yaml
 from infra.offline import SECRET_SIG, SECRET_VALUE, PlanResult, Record, conceal
 
 # Placeholder written wherever a secret value would be; keeps the document valid.
@@ -83,25 +82,6 @@ def _is_base64(value: Any) -> bool:
     except ValueError:
         return False
     return True
-
-
-class _Dumper(yaml.SafeDumper):
-    """YAML without aliases; multi-line strings as block scalars."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str_representer)
-
-
-def to_yaml(obj: Any) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
 def object_filename(obj: dict[str, Any]) -> str:

@@ -27,8 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import yaml
-
+from components import yaml_text
 from components.rollback import alertmanager as rollback_contract
 from infra.config import AlertingConfig
 
@@ -176,16 +175,9 @@ def alertmanager_config(channels: Channels, rollback_topic_arn: str, region: str
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """No YAML anchors: receivers share channel settings, the file repeats them in full."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
 def to_yaml(config: Mapping[str, Any]) -> str:
-    """The configuration as alertmanager.yaml text."""
-    return yaml.dump(dict(config), Dumper=_Dumper, sort_keys=False, width=1000, allow_unicode=True)
+    """The configuration as alertmanager.yaml text (long template lines kept whole)."""
+    return yaml_text.to_yaml(dict(config), width=1000)
 
 
 def _routes(route: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -13,34 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.observability import alertmanager as am
 from components.observability.component import this_week
 from components.observability.dashboards import dashboards, to_json
 from components.observability.rules import rule_file
+from components.yaml_text import to_yaml
 from infra.config import StackConfig
 from infra.schedule import DEFAULT_PLAN, tiers_with_environment
 
 ROLLBACK_TOPIC_NAME = "codex-rollback"
-
-
-class _Dumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    # Multi-line PromQL reads best as a block scalar.
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def to_yaml(document: Any) -> str:
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
 
 
 def placeholder_topic_arn(config: StackConfig) -> str:

@@ -11,11 +11,10 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 
-from components.iam import irsa_trust_policy
+from components.iam import ServiceAccountIdentity, irsa_role
 
 CHART_REPOSITORY = "https://aws.github.io/eks-charts"
 CHART = "aws-load-balancer-controller"
@@ -110,20 +109,15 @@ class LoadBalancerController(pulumi.ComponentResource):
     ) -> None:
         super().__init__("codex:cluster:LoadBalancerController", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
+        role = irsa_role(
             f"{name}-role",
+            f"{name}-policy",
             description="IRSA role of the AWS Load Balancer Controller",
-            assume_role_policy=irsa_trust_policy(
+            identity=ServiceAccountIdentity(
                 args.oidc_provider_arn, args.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT
             ),
-            max_session_duration=3600,
-            tags=args.tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
             policy=controller_policy(args),
+            tags=args.tags,
             opts=child,
         )
         release = k8s.helm.v3.Release(

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from components.iam import irsa_trust_policy
+from components.iam import ServiceAccountIdentity, irsa_role
 from components.labels import k8s_labels, namespace_for, selector_labels
 from components.observability import alertmanager as am
 from components.observability import charts
@@ -138,45 +137,34 @@ class Observability(pulumi.ComponentResource):
 
         # -- IRSA roles ------------------------------------------------------------------------
         cluster = config.cluster
-        grafana_role = aws.iam.Role(
+
+        def identity(service_account: str) -> ServiceAccountIdentity:
+            return ServiceAccountIdentity(
+                cluster.oidc_provider_arn,
+                cluster.oidc_issuer,
+                charts.NAMESPACE,
+                service_account,
+            )
+
+        grafana_role = irsa_role(
+            f"{name}-grafana-cloudwatch",
             f"{name}-grafana-cloudwatch",
             description="IRSA role of Grafana: read CloudWatch metrics (ALB) for dashboards",
-            assume_role_policy=irsa_trust_policy(
-                cluster.oidc_provider_arn,
-                cluster.oidc_issuer,
-                charts.NAMESPACE,
-                charts.GRAFANA_SERVICE_ACCOUNT,
-            ),
-            max_session_duration=3600,
+            identity=identity(charts.GRAFANA_SERVICE_ACCOUNT),
+            policy=charts.cloudwatch_read_policy(),
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicy(
-            f"{name}-grafana-cloudwatch",
-            role=grafana_role.id,
-            policy=charts.cloudwatch_read_policy(),
-            opts=child,
-        )
-        alertmanager_role = aws.iam.Role(
+        alertmanager_role = irsa_role(
+            f"{name}-alertmanager-sns",
             f"{name}-alertmanager-sns",
             description="IRSA role of Alertmanager: publish to the rollback topic",
-            assume_role_policy=irsa_trust_policy(
-                cluster.oidc_provider_arn,
-                cluster.oidc_issuer,
-                charts.NAMESPACE,
-                charts.ALERTMANAGER_SERVICE_ACCOUNT,
-            ),
-            max_session_duration=3600,
-            tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-alertmanager-sns",
-            role=alertmanager_role.id,
+            identity=identity(charts.ALERTMANAGER_SERVICE_ACCOUNT),
             policy=pulumi.Output.all(
                 pulumi.Output.from_input(args.rollback_topic_arn),
                 pulumi.Output.from_input(args.rollback_topic_kms_key_arn),
             ).apply(lambda a: charts.sns_publish_policy(a[0], a[1])),
+            tags=tags,
             opts=child,
         )
 

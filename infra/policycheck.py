@@ -1418,21 +1418,12 @@ def pack_policies() -> list[PolicyMeta]:
 
 
 def _stack_config(stack: str) -> dict[str, str]:
-    """Plain (non-secure) values of Pulumi.<stack>.yaml as the engine passes them in
-    PULUMI_CONFIG: ``namespace:key`` -> string (objects JSON-encoded)."""
-    from infra.config import project_root
+    """The stack's config as the engine passes it in PULUMI_CONFIG (``namespace:key`` -> string,
+    objects JSON-encoded), read by the same loader as the offline plan; ``secure:`` values stay
+    opaque placeholders."""
+    from infra.config import load_offline, project_root
 
-    path = project_root() / f"Pulumi.{stack}.yaml"
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    values = {}
-    for key, value in (document.get("config") or {}).items():
-        if isinstance(value, Mapping) and "secure" in value:
-            continue
-        values[str(key)] = value if isinstance(value, str) else json.dumps(value)
-    return values
+    return dict(load_offline(stack, project_root()).engine_config)
 
 
 policy_app = typer.Typer(

@@ -627,9 +627,13 @@ def _offline_values(raw: Any, path: tuple[int | str, ...], secure: set[tuple]) -
 
 
 class OfflineConfig:
-    """A stack file read offline: the validated model plus the raw values the engine would pass."""
+    """A stack file read offline: the validated model plus the raw values the engine would pass.
 
-    def __init__(self, stack: str, root: Path = REPO_ROOT) -> None:
+    `week`, when given, replaces `rollout.week` as `pulumi config set` would, and is validated
+    with the rest.
+    """
+
+    def __init__(self, stack: str, root: Path = REPO_ROOT, week: int | None = None) -> None:
         path = stack_file(stack, root)
         if not path.is_file():
             raise ConfigError(
@@ -665,6 +669,11 @@ class OfflineConfig:
             elif key == "aws:region":
                 values[key] = plain
         self.model = parse(values, lambda p: p in self.secure)
+        if week is not None:
+            # The file itself must be valid too; then the week is replaced and checked.
+            values["rollout"] = {**values["rollout"], "week": week}
+            self.engine_config[f"{NAMESPACE}rollout"] = json.dumps(values["rollout"])
+            self.model = parse(values, lambda p: p in self.secure)
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -680,8 +689,8 @@ def stacks(root: Path = REPO_ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
-def load_offline(stack: str, root: Path = REPO_ROOT) -> OfflineConfig:
-    return OfflineConfig(stack, root)
+def load_offline(stack: str, root: Path = REPO_ROOT, week: int | None = None) -> OfflineConfig:
+    return OfflineConfig(stack, root, week)
 
 
 # -- in the program: values from the engine ------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from infra.config import NAMESPACE, PROJECT, REPO_ROOT, ConfigError, StackConfig, load_offline
+from infra.config import PROJECT, REPO_ROOT, ConfigError, StackConfig, load_offline
 
 PROGRAM_DIR = REPO_ROOT / "infra"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -196,27 +196,10 @@ def run_plan(
 
     Raises ConfigError for invalid config (including a bad `week`) before anything runs.
     """
-    offline = load_offline(stack, root)
-    engine_config = dict(offline.engine_config)
-    if week is not None:
-        rollout = json.loads(engine_config[f"{NAMESPACE}rollout"])
-        rollout["week"] = week
-        engine_config[f"{NAMESPACE}rollout"] = json.dumps(rollout)
-        values = {
-            k[len(NAMESPACE) :] if k.startswith(NAMESPACE) else k: json.loads(v)
-            if isinstance(v, str) and v[:1] in "[{"
-            else v
-            for k, v in engine_config.items()
-            if k.startswith(NAMESPACE) or k == "aws:region"
-        }
-        from infra.config import parse
-
-        config = parse(values, lambda p: p in offline.secure)
-    else:
-        config = offline.model
+    offline = load_offline(stack, root, week)
     ledger_value = _read_ledger_file(ledger) if ledger is not None else None
     return contextvars.copy_context().run(
-        _run, stack, config, engine_config, offline.secret_keys, ledger_value
+        _run, stack, offline.model, offline.engine_config, offline.secret_keys, ledger_value
     )
 
 

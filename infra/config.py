@@ -711,7 +711,7 @@ def load_from_engine() -> StackConfig:
         raw = runtime_config.get_config(key)
         if raw is None:
             continue
-        values[name] = _decode(raw)
+        values[name] = decode_config_value(raw)
 
     def is_secret(path: tuple[int | str, ...]) -> bool:
         # The engine marks a whole top-level key secret when any value under it is `secure:`.
@@ -720,7 +720,8 @@ def load_from_engine() -> StackConfig:
     return parse(values, is_secret)
 
 
-def _decode(raw: Any) -> Any:
+def decode_config_value(raw: Any) -> Any:
+    """A config value as the engine passes it: objects and lists arrive as JSON text."""
     if isinstance(raw, str) and raw[:1] in "[{":
         try:
             return json.loads(raw)

@@ -70,7 +70,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
             return f"{ns}/{release}", {**inputs, "name": release, "status": status}
         metadata = dict(inputs.get("metadata") or {})
         metadata.setdefault("name", f"{name}-{digest(seed, 8)}")
-        metadata["uid"] = _uuid(seed)
+        metadata["uid"] = uuid_from(seed)
         metadata["resourceVersion"] = "1"
         ns = metadata.get("namespace")
         ident = f"{ns}/{metadata['name']}" if ns else metadata["name"]
@@ -154,7 +154,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
         elif typ == "aws:dynamodb/table:Table":
             out.update(arn=f"arn:aws:dynamodb:{region}:{acct}:table/{physical}", name=physical)
         elif typ == "aws:kms/key:Key":
-            key_id = _uuid(seed)
+            key_id = uuid_from(seed)
             out.update(arn=f"arn:aws:kms:{region}:{acct}:key/{key_id}", keyId=key_id)
             rid = key_id
         elif typ == "aws:kms/alias:Alias":
@@ -168,9 +168,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
         elif typ == "aws:cloudwatch/eventRule:EventRule":
             out.update(arn=f"arn:aws:events:{region}:{acct}:rule/{physical}", name=physical)
         elif typ == "aws:wafv2/webAcl:WebAcl":
-            acl = f"regional/webacl/{physical}/{_uuid(seed)}"
+            acl = f"regional/webacl/{physical}/{uuid_from(seed)}"
             out.update(arn=f"arn:aws:wafv2:{region}:{acct}:{acl}", name=physical, capacity=700)
-            rid = _uuid(seed)
+            rid = uuid_from(seed)
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
             rid = f"sg-{digest(seed, 17)}"
             out.update(arn=f"arn:aws:ec2:{region}:{acct}:security-group/{rid}", name=physical)
@@ -211,6 +211,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
         )
 
 
-def _uuid(seed: str) -> str:
+def uuid_from(seed: str) -> str:
+    """A deterministic UUID-shaped id derived from `seed`."""
     h = digest(seed, 32)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"

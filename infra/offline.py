@@ -21,7 +21,14 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from infra.config import PROJECT, REPO_ROOT, ConfigError, StackConfig, load_offline
+from infra.config import (
+    PROJECT,
+    REPO_ROOT,
+    ConfigError,
+    StackConfig,
+    decode_config_value,
+    load_offline,
+)
 
 PROGRAM_DIR = REPO_ROOT / "infra"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -289,6 +296,8 @@ def _with_default_providers(
     records: list[Record], stack: str, engine_config: dict[str, str]
 ) -> list[Record]:
     """Add the default providers the engine would create for resources without an explicit one."""
+    from infra.mocks import uuid_from
+
     out = list(records)
     defaults: dict[str, Record] = {}
     for record in records:
@@ -300,13 +309,13 @@ def _with_default_providers(
         if package not in defaults:
             urn = f"urn:pulumi:{stack}::{PROJECT}::pulumi:providers:{package}::{name}"
             inputs = {
-                key.split(":", 1)[1]: _decode(value)
+                key.split(":", 1)[1]: decode_config_value(value)
                 for key, value in engine_config.items()
                 if key.startswith(f"{package}:")
             }
             if version:
                 inputs["version"] = version
-            provider_id = _uuid_for(urn)
+            provider_id = uuid_from(urn)
             defaults[package] = Record(
                 urn=urn,
                 type=f"pulumi:providers:{package}",
@@ -321,21 +330,6 @@ def _with_default_providers(
         record.provider = f"{default.urn}::{default.id}"
     out.extend(defaults.values())
     return out
-
-
-def _decode(value: str) -> Any:
-    if value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def _uuid_for(seed: str) -> str:
-    from infra.mocks import _uuid
-
-    return _uuid(seed)
 
 
 def _ordered(records: list[Record]) -> list[Record]:

@@ -42,16 +42,15 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PACK_DIR = REPO_ROOT / "policies"
-PROJECT = "codex-rollout"
+from infra.config import PROJECT, REPO_ROOT
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# The engine's wire signatures (secrets, unknowns) and the root stack's type.
+from infra.offline import SECRET_SIG, SECRET_VALUE, STACK_TYPE, UNKNOWN
+
+PACK_DIR = REPO_ROOT / "policies"
+
 RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-STACK_TYPE = "pulumi:pulumi:Stack"
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 _LEVEL_TO_WIRE = {
@@ -220,8 +219,8 @@ def to_wire(value: Any, counters: WireCounters | None = None) -> Any:
     Internal keys (``__defaults``, ``__meta``) are skipped.
     """
     if isinstance(value, Mapping):
-        sig = value.get(SIG_KEY)
-        if sig == SECRET_SIG:
+        sig = value.get(SECRET_SIG)
+        if sig == SECRET_VALUE:
             if "plaintext" in value:
                 try:
                     inner = json.loads(value["plaintext"])
@@ -233,7 +232,7 @@ def to_wire(value: Any, counters: WireCounters | None = None) -> Any:
                 if counters is not None:
                     counters.hidden.add(counters.current)
                 inner = UNKNOWN
-            return {SIG_KEY: SECRET_SIG, "value": to_wire(inner, counters)}
+            return {SECRET_SIG: SECRET_VALUE, "value": to_wire(inner, counters)}
         if sig == RESOURCE_SIG:
             ref_id = value.get("id")
             if isinstance(ref_id, str) and ref_id:
@@ -242,10 +241,10 @@ def to_wire(value: Any, counters: WireCounters | None = None) -> Any:
         if sig == OUTPUT_SIG:
             plain = to_wire(value["value"], counters) if "value" in value else UNKNOWN
             if value.get("secret"):
-                return {SIG_KEY: SECRET_SIG, "value": plain}
+                return {SECRET_SIG: SECRET_VALUE, "value": plain}
             return plain
         if sig is not None:
-            return {k: to_wire(v, counters) if k != SIG_KEY else v for k, v in value.items()}
+            return {k: to_wire(v, counters) if k != SECRET_SIG else v for k, v in value.items()}
         return {
             str(k): to_wire(v, counters) for k, v in value.items() if not str(k).startswith("__")
         }

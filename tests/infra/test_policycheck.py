@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from infra.offline import SECRET_SIG as SIG_KEY
+from infra.offline import UNKNOWN
 from infra.policycheck import (
-    SIG_KEY,
-    UNKNOWN,
     PolicyCheckError,
     PolicyConfig,
     PolicyHost,

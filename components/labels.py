@@ -26,11 +26,6 @@ def selector_labels(name: str, tier: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "codex.dev/tier": tier}
 
 
-def aws_tags(base: dict[str, str], **extra: str) -> dict[str, str]:
-    """Config tags (owner, cost-center, environment, data-classification) plus extras."""
-    return {**base, **extra}
-
-
 def short_name(*parts: str, limit: int = 32) -> str:
     """A deterministic AWS name within `limit` characters (ALB and target group names: 32)."""
     import hashlib

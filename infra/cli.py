@@ -19,6 +19,8 @@ from rich.table import Table
 from typer._click.exceptions import ClickException, UsageError  # typer's vendored click
 
 from infra.config import ConfigError, load_offline, project_root
+from infra.policycheck import policy_app
+from infra.rollback_cli import register as register_rollback
 from infra.schedule import DEFAULT_PLAN, TIERS, table
 
 app = typer.Typer(
@@ -120,9 +122,10 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the program offline and summarise the stack's desired state at a week."""
+    from infra.policy_summary import prestart
     from infra.summary import summarise
 
-    _prestart_policy_pack()
+    prestart()  # the pack's start-up overlaps the offline run on the other core
     result = _plan(stack, week, ledger)
     summary = summarise(result)
     if as_json:
@@ -144,35 +147,11 @@ def render(
     from infra.render import render as write
 
     result = _plan(stack, week, ledger)
-    _load_renderers()
     try:
         written = write(result, out_dir)
     except (OSError, ValueError) as err:
         raise fail(f"--out {out_dir}: {err}") from None
     out.print(f"rendered {stack} week {result.week}: {len(written)} files under {out_dir}")
-
-
-def _prestart_policy_pack() -> None:
-    """Start the policy pack now so its start-up overlaps the offline run."""
-    try:
-        from infra.policy_summary import prestart
-    except ModuleNotFoundError as err:
-        if err.name != "infra.policy_summary":
-            raise
-    else:
-        prestart()
-
-
-def _load_renderers() -> None:
-    """Import the modules that register extra render outputs."""
-    import importlib
-
-    for module in ("components.observability.render", "components.rollback.render"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
 
 
 @app.command()
@@ -216,25 +195,8 @@ def diff(
     )
 
 
-def _mount_optional() -> None:
-    """Mount command groups whose modules are optional at import time."""
-    try:
-        from infra.policycheck import policy_app
-    except ModuleNotFoundError as err:
-        if err.name != "infra.policycheck":
-            raise
-    else:
-        app.add_typer(policy_app, name="policy")
-    try:
-        from infra.rollback_cli import register as register_rollback
-    except ModuleNotFoundError as err:
-        if err.name != "infra.rollback_cli":
-            raise
-    else:
-        register_rollback(app)
-
-
-_mount_optional()
+app.add_typer(policy_app, name="policy")
+register_rollback(app)
 
 
 def main() -> None:

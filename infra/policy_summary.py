@@ -1,6 +1,6 @@
 """The policy section of `rollout plan`: the CrossGuard pack's verdict on the planned state.
 
-Imported by infra.summary (which collects SECTIONS). Mandatory violations make the plan invalid;
+Called by infra.summary.summarise. Mandatory violations make the plan invalid;
 advisory ones are listed. The pack runs as in `rollout policy check` (its own process, spoken to
 over the analyzer protocol) with the default policy config. `prestart()` launches the pack
 before the program runs, so its start-up overlaps the offline run on another core.
@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from infra.offline import PlanResult
 from infra.policycheck import PolicyCheckError, PolicyHost, Report, plan_state, policy_verdict
-from infra.summary import SECTIONS, Section
+from infra.summary import Section
 
 _started: Future[PolicyHost] | None = None
 
@@ -54,6 +54,3 @@ def policy_section(plan: PlanResult) -> Section:
             section.lines.append(line)
     section.data.update(report.as_dict()["summary"])
     return section
-
-
-SECTIONS.append(policy_section)

@@ -1,9 +1,9 @@
 """Render a plan to files, and diff two plans.
 
 `render` writes DIR/resources.json (the `pulumi stack export` shape) and DIR/k8s/ (every
-Kubernetes object as YAML, one object per file), plus the outputs other components register in
-RENDERERS. Everything is written to a temporary directory first and moved into place at the end,
-so a failure never leaves a half-written DIR.
+Kubernetes object as YAML, one object per file), plus the components' own outputs (see
+`component_renderers`). Everything is written to a temporary directory first and moved into
+place at the end, so a failure never leaves a half-written DIR.
 """
 
 from __future__ import annotations
@@ -24,9 +24,15 @@ from infra.offline import SECRET_SIG, SECRET_VALUE, PlanResult, Record, conceal
 SECRET_PLACEHOLDER = "offline-secret-placeholder"
 KUBERNETES_PSEUDO_TYPES = ("kubernetes:helm.sh/v3:Release",)
 
-# Extra outputs under DIR: callables (plan, out_dir) -> None, registered by components' renderers.
 Renderer = Callable[[PlanResult, Path], None]
-RENDERERS: list[Renderer] = []
+
+
+def component_renderers() -> list[Renderer]:
+    """The outputs components add under DIR (imported here, when rendering)."""
+    from components.observability.render import render_plan as observability
+    from components.rollback.render import render_rollback as rollback
+
+    return [observability, rollback]
 
 
 def reveal_placeholders(value: Any) -> Any:
@@ -106,7 +112,7 @@ def render(plan: PlanResult, out: Path) -> list[Path]:
             if path.exists():
                 raise ValueError(f"two Kubernetes objects render to {path.name}")
             path.write_text(to_yaml(obj))
-        for renderer in RENDERERS:
+        for renderer in component_renderers():
             renderer(plan, staging)
         written = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
         out.mkdir(exist_ok=True)

@@ -1,6 +1,6 @@
 """The rollback section of `rollout plan`: the worst-case budget and whether a rollback is held.
 
-Imported by infra.summary (which collects SECTIONS). The budget is the one the rollback function
+Called by infra.summary.summarise. The budget is the one the rollback function
 carries, checked against a recomputation from the alarms and target groups actually declared.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from infra.offline import PlanResult
 from infra.rollback_plan import budget_from_resources
 from infra.schedule import TIERS
-from infra.summary import SECTIONS, Section
+from infra.summary import Section
 
 
 def rollback_section(plan: PlanResult) -> Section:
@@ -49,6 +49,3 @@ def rollback_section(plan: PlanResult) -> Section:
         )
     section.data["budget"] = published.as_dict()
     return section
-
-
-SECTIONS.append(rollback_section)

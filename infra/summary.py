@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +23,6 @@ class Section:
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
-
-
-# Extra sections contributed by other modules: callables (plan) -> Section.
-SECTIONS: list[Callable[[PlanResult], Section]] = []
 
 
 def listener_weights(plan: PlanResult) -> dict[str, int]:
@@ -130,16 +125,7 @@ class Summary:
 
 
 def summarise(plan: PlanResult) -> Summary:
-    _load_sections()
-    return Summary(plan, [routing_section(plan), *(make(plan) for make in SECTIONS)])
+    from infra.policy_summary import policy_section
+    from infra.rollback_plan_summary import rollback_section
 
-
-def _load_sections() -> None:
-    import importlib
-
-    for module in ("infra.rollback_plan_summary", "infra.policy_summary"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+    return Summary(plan, [routing_section(plan), policy_section(plan), rollback_section(plan)])

@@ -78,19 +78,11 @@ def _rollback_topic_arn(plan: Any) -> str | None:
     return None
 
 
-def _render_plan(plan: Any, out: Path) -> None:
+def render_plan(plan: Any, out: Path) -> None:
+    """The observability outputs of an offline plan under `out` (for `rollout render`)."""
     config: StackConfig = plan.config
     tiers = tiers_with_environment(plan.week, config.schedule() or DEFAULT_PLAN)
     render_files(config, tiers, out, _rollback_topic_arn(plan))
 
 
-def _register() -> None:
-    from infra.render import RENDERERS
-
-    if _render_plan not in RENDERERS:
-        RENDERERS.append(_render_plan)
-
-
-_register()
-
-__all__ = ["render_files"]
+__all__ = ["render_files", "render_plan"]

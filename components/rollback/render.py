@@ -4,8 +4,6 @@
   trigger, budget breakdown), as declared;
 - DIR/rollback/alertmanager-message.tmpl: the SNS message template of Alertmanager's rollback
   receiver (the function's input contract).
-
-Importing this module registers the renderer with infra.render.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from pathlib import Path
 
 from components.rollback.alertmanager import MESSAGE_TEMPLATE
 from infra.offline import PlanResult
-from infra.render import RENDERERS
 from infra.rollback_plan import FUNCTION_TYPE, PLAN_VARIABLE
 
 
@@ -35,6 +32,3 @@ def render_rollback(plan: PlanResult, out: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     (target / "plan.json").write_text(json.dumps(json.loads(raw), indent=2) + "\n")
     (target / "alertmanager-message.tmpl").write_text(MESSAGE_TEMPLATE + "\n")
-
-
-RENDERERS.append(render_rollback)

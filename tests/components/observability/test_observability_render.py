@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import components.observability.render  # noqa: F401  (registers the renderer)
 from infra.render import render
 from tests.conftest import STACKS, plan_of
 

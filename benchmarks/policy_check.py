@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.offline import render_state
-from infra.policycheck import PolicyHost
+from rollout_cli.offline import render_state
+from rollout_cli.policycheck import PolicyHost
 
 SHARED = ("pulumi:pulumi:Stack", "pulumi:providers:")
 

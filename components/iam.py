@@ -36,6 +36,15 @@ def irsa_trust_policy(
 
 
 @dataclass(frozen=True)
+class ClusterIdentity:
+    """The EKS cluster and its IAM OIDC provider, which IRSA roles trust."""
+
+    name: str
+    oidc_provider_arn: str
+    oidc_issuer: str
+
+
+@dataclass(frozen=True)
 class ServiceAccountIdentity:
     """The Kubernetes service account an IRSA role is for, and the cluster's OIDC provider."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from rollout_rules.contract import LABEL_LICENSE, LABEL_TIER, namespace_for
+
+__all__ = ["k8s_labels", "namespace_for", "selector_labels", "short_name"]
+
 PART_OF = "codex"
-
-
-def namespace_for(tier: str) -> str:
-    """The Kubernetes namespace of a tier."""
-    return f"codex-{tier}"
 
 
 def k8s_labels(name: str, tier: str, license_id: str) -> dict[str, str]:
@@ -16,20 +17,18 @@ def k8s_labels(name: str, tier: str, license_id: str) -> dict[str, str]:
         "app.kubernetes.io/name": name,
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": "pulumi",
-        "codex.dev/tier": tier,
-        "codex.dev/license": license_id,
+        LABEL_TIER: tier,
+        LABEL_LICENSE: license_id,
     }
 
 
 def selector_labels(name: str, tier: str) -> dict[str, str]:
     """The stable subset used in selectors (selectors are immutable on Deployments)."""
-    return {"app.kubernetes.io/name": name, "codex.dev/tier": tier}
+    return {"app.kubernetes.io/name": name, LABEL_TIER: tier}
 
 
 def short_name(*parts: str, limit: int = 32) -> str:
     """A deterministic AWS name within `limit` characters (ALB and target group names: 32)."""
-    import hashlib
-
     name = "-".join(parts)
     if len(name) <= limit:
         return name

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 
-from components.iam import ServiceAccountIdentity, irsa_role
+from components.iam import ClusterIdentity, ServiceAccountIdentity, irsa_role
 
 CHART_REPOSITORY = "https://aws.github.io/eks-charts"
 CHART = "aws-load-balancer-controller"
@@ -42,13 +42,13 @@ _READ_ACTIONS = [
 class LoadBalancerControllerArgs:
     """Inputs of the controller installation."""
 
-    cluster_name: str
+    cluster: ClusterIdentity
     region: str
     account_id: str
     vpc_id: str
-    oidc_provider_arn: str
-    oidc_issuer: str
     target_group_name_prefix: str
+    """Names of the target groups the controller registers pods in start with this (routing's
+    own prefix); its write permissions are scoped to them."""
     tags: dict[str, str]
 
 
@@ -114,7 +114,7 @@ class LoadBalancerController(pulumi.ComponentResource):
             f"{name}-policy",
             description="IRSA role of the AWS Load Balancer Controller",
             identity=ServiceAccountIdentity(
-                args.oidc_provider_arn, args.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT
+                args.cluster.oidc_provider_arn, args.cluster.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT
             ),
             policy=controller_policy(args),
             tags=args.tags,
@@ -130,7 +130,7 @@ class LoadBalancerController(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             values={
-                "clusterName": args.cluster_name,
+                "clusterName": args.cluster.name,
                 "region": args.region,
                 "vpcId": args.vpc_id,
                 "replicaCount": 2,

@@ -3,21 +3,29 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.environment import Environment, EnvironmentArgs
+from components.environment.component import Environment, EnvironmentArgs
+from components.iam import ClusterIdentity
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
-from components.observability import Observability, ObservabilityArgs
+from components.observability.component import Observability, ObservabilityArgs
 from components.rollback.component import Rollback, RollbackArgs
-from components.routing import (
+from components.routing.component import (
     HEALTH_CHECK_INTERVAL_SECONDS,
     HEALTH_CHECK_UNHEALTHY_THRESHOLD,
+    TARGET_GROUP_NAME_PREFIX,
     TierTarget,
     WeightedRouting,
     WeightedRoutingArgs,
 )
 from infra.config import ConfigError, load_from_engine
-from infra.ledger import declared_allocation, ledger_parameter_name
-from infra.rollback_plan import LedgerError, alarm_min_requests, budget_inputs, rollback_plan
-from infra.schedule import DEFAULT_PLAN, tiers_with_environment, week_plan
+from infra.ledger import declared_allocation
+from rollout_rules.contract import ledger_parameter_name
+from rollout_rules.plan import tiers_with_environment, week_plan
+from rollout_rules.rollback import (
+    BudgetInputs,
+    alarm_min_requests,
+    duration_seconds,
+    rollback_plan,
+)
 
 # -- config and this week's decisions -------------------------------------------------------------
 try:
@@ -26,17 +34,20 @@ except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
 stack = pulumi.get_stack()
-plan = config.schedule() or DEFAULT_PLAN
+plan = config.schedule()
 this_week = week_plan(config.rollout.week, plan)
 tiers = tiers_with_environment(config.rollout.week, plan)
 try:
     # While a rollback is held the ledger's allocation wins, and the preview says why.
     allocation = declared_allocation(stack, this_week.allocation, tiers)
-except LedgerError as err:
+except ConfigError as err:  # a LedgerError: the ledger cannot be trusted
     raise pulumi.RunError(str(err)) from None
 tags = config.tags.as_dict()
 routed = config.routed_service
-account_id = config.cluster.oidc_provider_arn.split(":")[4]
+account_id = config.account_id
+cluster_identity = ClusterIdentity(
+    config.cluster.name, config.cluster.oidc_provider_arn, config.cluster.oidc_issuer
+)
 
 # -- components -----------------------------------------------------------------------------------
 cluster = k8s.Provider(
@@ -49,13 +60,11 @@ in_cluster = pulumi.ResourceOptions(providers=[cluster])
 controller = LoadBalancerController(
     "lb-controller",
     LoadBalancerControllerArgs(
-        cluster_name=config.cluster.name,
+        cluster=cluster_identity,
         region=config.region,
         account_id=account_id,
         vpc_id=config.network.vpc_id,
-        oidc_provider_arn=config.cluster.oidc_provider_arn,
-        oidc_issuer=config.cluster.oidc_issuer,
-        target_group_name_prefix="codex-",
+        target_group_name_prefix=TARGET_GROUP_NAME_PREFIX,
         tags=tags,
     ),
     opts=in_cluster,
@@ -92,10 +101,15 @@ rollback = Rollback(
             config.rollout.week,
             tiers,
             plan,
-            budget_inputs(
-                config,
+            BudgetInputs(
+                alarm_period=config.rollback.alarm_period_seconds,
+                alarm_evaluation_periods=config.rollback.alarm_evaluation_periods,
                 health_check_interval=HEALTH_CHECK_INTERVAL_SECONDS,
                 health_check_unhealthy_threshold=HEALTH_CHECK_UNHEALTHY_THRESHOLD,
+                prometheus_evaluation_interval=duration_seconds(
+                    config.observability.evaluation_interval
+                ),
+                limit=config.rollback.budget_seconds,
             ),
         ),
         ledger_parameter_name=ledger_parameter_name(stack),
@@ -111,7 +125,9 @@ rollback = Rollback(
         alarm_evaluation_periods=config.rollback.alarm_evaluation_periods,
         error_rate_threshold=config.observability.thresholds.error_rate,
         latency_p95_seconds=config.observability.thresholds.latency_p95_seconds,
-        min_requests_per_period=alarm_min_requests(config),
+        min_requests_per_period=alarm_min_requests(
+            config.observability.thresholds.min_request_rate, config.rollback.alarm_period_seconds
+        ),
         notify_emails=config.alerting.email.to,
     ),
 )
@@ -135,7 +151,14 @@ environments = {
 observability = Observability(
     "observability",
     ObservabilityArgs(
-        config=config,
+        services=config.services,
+        routed_service=routed.name,
+        settings=config.observability,
+        alerting=config.alerting,
+        cluster=cluster_identity,
+        region=config.region,
+        week=this_week,
+        tags=tags,
         tiers=tiers,
         tier_namespaces={tier: env.namespace for tier, env in environments.items()},
         rollback_topic_arn=rollback.topic_arn,

@@ -637,7 +637,7 @@ def _derived_budget(
     alarms and target groups, or a problem when the published plan gives no inputs to it."""
     # Imported here: the program's module pulls in boto3 (through the rollback handler), which
     # only this policy needs.
-    from infra.rollback_plan import budget_from_resources
+    from rollout_rules.rollback import budget_from_resources
 
     try:
         budgets = budget_from_resources([_declared(function), *map(_declared, declared)])

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from infra.config import REPO_ROOT
-from infra.offline import PlanResult, run_plan
+from rollout_cli.offline import PlanResult, run_plan
 
 STACKS = ("sandbox", "prod")
 WEEKS = tuple(range(1, 13))

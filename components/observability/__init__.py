@@ -1,9 +1,6 @@
 """Observability of the coding system: Prometheus rules, Alertmanager routing, Grafana dashboards.
 
 The pure builders (rules, alertmanager, dashboards, charts) decide what is deployed; component.py
-turns that into resources and render.py into files for `rollout render`.
+turns that into resources, and the tooling's renderer into files for `rollout render`. The config
+model is config.py.
 """
-
-from components.observability.component import Observability, ObservabilityArgs
-
-__all__ = ["Observability", "ObservabilityArgs"]

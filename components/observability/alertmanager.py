@@ -29,7 +29,7 @@ from typing import Any
 
 from components import yaml_text
 from components.rollback import alertmanager as rollback_contract
-from infra.config import AlertingConfig
+from components.observability.config import AlertingConfig
 
 ROLLBACK_RECEIVER = rollback_contract.RECEIVER
 PAGERDUTY_RECEIVER = "pagerduty"

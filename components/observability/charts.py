@@ -19,7 +19,7 @@ from typing import Any
 
 import pulumi
 
-from infra.config import ObservabilityConfig
+from components.observability.config import ObservabilityConfig
 
 REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 KUBE_PROMETHEUS_STACK = "kube-prometheus-stack"

@@ -10,7 +10,7 @@ module (rules, alertmanager, dashboards, charts), which `rollout render` uses to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,24 +20,46 @@ from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components.iam import ServiceAccountIdentity, irsa_role
-from components.labels import k8s_labels, namespace_for, selector_labels
+from components.labels import k8s_labels, selector_labels
 from components.observability import alertmanager as am
 from components.observability import charts
 from components.observability.dashboards import dashboards, to_json
+from components.environment.config import ServiceConfig
+from components.iam import ClusterIdentity
+from components.observability.config import AlertingConfig, ObservabilityConfig
 from components.observability.rules import rollback_triggers, rule_groups
-from infra.config import StackConfig
-from infra.schedule import DEFAULT_PLAN, WeekPlan, week_plan
+from rollout_rules.contract import (
+    ANNOTATION_PAGERDUTY_ROUTE,
+    LABEL_LICENSE,
+    LABEL_MONITORED_TIER,
+    LABEL_TIER,
+    namespace_for,
+)
+from rollout_rules.plan import WeekPlan
 
 TIER = "shared"
-PAGERDUTY_ROUTE_ANNOTATION = "codex.dev/pagerduty-route"
 
 
 @dataclass(frozen=True)
 class ObservabilityArgs:
     """What the observability stack needs from the program."""
 
-    config: StackConfig
-    """The stack config (services, thresholds, alert channels, cluster access, tags)."""
+    services: Sequence[ServiceConfig]
+    """The services to scrape, alert on and chart."""
+    routed_service: str
+    """The service the load balancer fronts (the Deployment dashboard's canary panels)."""
+    settings: ObservabilityConfig
+    """Thresholds, retention, storage, evaluation interval and Grafana's admin password."""
+    alerting: AlertingConfig
+    """The channels people are alerted through (credentials are secrets)."""
+    cluster: ClusterIdentity
+    """The EKS cluster and its OIDC provider (IRSA roles of Grafana and Alertmanager)."""
+    region: str
+    """The stack's AWS region (CloudWatch datasource, SNS endpoint)."""
+    week: WeekPlan
+    """This week's row of the plan (the Deployment dashboard shows it)."""
+    tags: Mapping[str, str]
+    """Tags of the AWS resources (the IRSA roles)."""
     tiers: tuple[str, ...]
     """Tiers that have an environment this week: each gets ServiceMonitors."""
     rollback_topic_arn: pulumi.Input[str]
@@ -46,10 +68,6 @@ class ObservabilityArgs:
     """Namespace per tier (default codex-<tier>); pass the Environment's output to depend on it."""
     rollback_topic_kms_key_arn: pulumi.Input[str] | None = None
     """KMS key of the rollback topic, when it is encrypted with a customer managed key."""
-
-
-def this_week(config: StackConfig) -> WeekPlan:
-    return week_plan(config.rollout.week, config.schedule() or DEFAULT_PLAN)
 
 
 def labels(name: str, license_id: str = charts.LICENSE) -> dict[str, str]:
@@ -101,9 +119,8 @@ class Observability(pulumi.ComponentResource):
         self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("codex:observability:Observability", name, None, opts)
-        config = args.config
-        obs = config.observability
-        tags = config.tags.as_dict()
+        obs = args.settings
+        tags = dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
 
         namespace = k8s.core.v1.Namespace(
@@ -136,7 +153,7 @@ class Observability(pulumi.ComponentResource):
             )
 
         # -- IRSA roles ------------------------------------------------------------------------
-        cluster = config.cluster
+        cluster = args.cluster
 
         def identity(service_account: str) -> ServiceAccountIdentity:
             return ServiceAccountIdentity(
@@ -169,17 +186,17 @@ class Observability(pulumi.ComponentResource):
         )
 
         # -- Secrets (before the chart, whose pods mount them) ----------------------------------
-        channels = pulumi.Output.secret(am.Channels.from_config(config.alerting))
-        region = config.region
+        channels = pulumi.Output.secret(am.Channels.from_config(args.alerting))
+        region = args.region
         alertmanager_yaml = pulumi.Output.all(
             channels, pulumi.Output.from_input(args.rollback_topic_arn)
         ).apply(lambda a: am.to_yaml(am.alertmanager_config(a[0], a[1], region)))
         # The routing tree does not depend on secret values: decide the annotation from its shape.
         shape = am.alertmanager_config(
-            am.Channels.from_config(config.alerting).with_placeholders(), "arn", region
+            am.Channels.from_config(args.alerting).with_placeholders(), "arn", region
         )
         annotations = (
-            {PAGERDUTY_ROUTE_ANNOTATION: "true"} if am.routes_to_pagerduty(shape) else None
+            {ANNOTATION_PAGERDUTY_ROUTE: "true"} if am.routes_to_pagerduty(shape) else None
         )
         alertmanager_secret = k8s.core.v1.Secret(
             f"{name}-alertmanager-config",
@@ -203,9 +220,7 @@ class Observability(pulumi.ComponentResource):
         )
 
         # -- Dashboards (the Grafana sidecar loads ConfigMaps carrying its label) --------------
-        boards = dashboards(
-            config.services, obs.thresholds, config.routing.service, this_week(config)
-        )
+        boards = dashboards(args.services, obs.thresholds, args.routed_service, args.week)
         for uid, document in boards.items():
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard-{uid}",
@@ -216,8 +231,8 @@ class Observability(pulumi.ComponentResource):
 
         # -- Helm releases ------------------------------------------------------------------------
         chart_labels = {
-            "codex.dev/tier": TIER,
-            "codex.dev/license": charts.LICENSE,
+            LABEL_TIER: TIER,
+            LABEL_LICENSE: charts.LICENSE,
         }
         stack = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
@@ -257,7 +272,7 @@ class Observability(pulumi.ComponentResource):
         )
 
         # -- Rules and scrape targets ----------------------------------------------------------
-        groups = rule_groups(config.services, obs.thresholds)
+        groups = rule_groups(args.services, obs.thresholds)
         for group in groups:
             k8s.apiextensions.CustomResource(
                 f"{name}-rules-{group['name']}",
@@ -269,13 +284,13 @@ class Observability(pulumi.ComponentResource):
             )
         for tier in args.tiers:
             tier_namespace = args.tier_namespaces.get(tier, namespace_for(tier))
-            for service in config.services:
+            for service in args.services:
                 monitor = f"{service.name}-{tier}"
                 k8s.apiextensions.CustomResource(
                     f"{name}-monitor-{monitor}",
                     api_version="monitoring.coreos.com/v1",
                     kind="ServiceMonitor",
-                    metadata=meta(monitor, {"codex.dev/monitored-tier": tier}),
+                    metadata=meta(monitor, {LABEL_MONITORED_TIER: tier}),
                     spec=service_monitor_spec(service.name, tier, tier_namespace),
                     opts=after_chart,
                 )

@@ -31,8 +31,9 @@ from grafana_foundation_sdk.models.common import (
 )
 
 from components.observability import rules as r
-from infra.config import ServiceConfig, ThresholdsConfig
-from infra.schedule import WeekPlan
+from components.environment.config import ServiceConfig
+from components.observability.config import ThresholdsConfig
+from rollout_rules.plan import WeekPlan
 
 PROMETHEUS = model.DataSourceRef(type_val="prometheus", uid="prometheus")
 CLOUDWATCH_UID = "cloudwatch"

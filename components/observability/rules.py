@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.observability.contract import METRIC_NAMES
-from infra.config import ServiceConfig, ThresholdsConfig
+from components.environment.config import ServiceConfig
+from components.observability.config import ThresholdsConfig
 
 # -- recording rule names (`level:metric:operations`) -----------------------------------------
 

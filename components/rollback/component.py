@@ -42,8 +42,24 @@ from pulumi_aws.lambda_ import (
     FunctionLoggingConfigArgs,
 )
 
-from components.rollback.handler import lock_key
-from infra.rollback_plan import Ledger, RollbackPlan
+from rollout_rules.contract import (
+    ENV_AUDIT_TABLE,
+    ENV_LEDGER_PARAMETER,
+    ENV_LISTENER_ARN,
+    ENV_NOTIFY_TOPIC_ARN,
+    ENV_ROLLBACK_PLAN,
+    ENV_STACK,
+    ENV_TARGET_GROUPS,
+    GUARDDUTY_MIN_SEVERITY,
+    PURPOSE_ROLLBACK,
+    PURPOSE_ROLLBACK_NOTIFY,
+    PURPOSE_TAG,
+    TIER_TAG,
+    function_log_group_name,
+    lock_key,
+)
+from rollout_rules.ledger import NOT_HELD
+from rollout_rules.rollback import RollbackPlan
 
 HANDLER = Path(__file__).resolve().parent / "handler.py"
 RUNTIME = "python3.12"
@@ -52,11 +68,7 @@ RUNTIME = "python3.12"
 FUNCTION_TIMEOUT_SECONDS = 60
 FUNCTION_MEMORY_MB = 256
 ALB_NAMESPACE = "AWS/ApplicationELB"
-PURPOSE = "rollback"
-GUARDDUTY_MIN_SEVERITY = 7
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-# The ledger's value at creation: every key of the ledger, not held (the handler's NOT_HELD).
-INITIAL_LEDGER: dict[str, Any] = Ledger(held=False).as_dict()
 
 GUARDDUTY_PATTERN = {
     "source": ["aws.guardduty"],
@@ -127,7 +139,7 @@ class Rollback(pulumi.ComponentResource):
     ) -> None:
         super().__init__("codex:rollback:Rollback", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {**args.tags, "purpose": PURPOSE}
+        tags = {**args.tags, PURPOSE_TAG: PURPOSE_ROLLBACK}
 
         key = aws.kms.Key(
             f"{name}-key",
@@ -156,7 +168,7 @@ class Rollback(pulumi.ComponentResource):
             f"{name}-notify",
             display_name=f"codex-rollout {args.stack} rollbacks",
             kms_master_key_id=key.arn,
-            tags={**args.tags, "purpose": "rollback-notify"},
+            tags={**args.tags, PURPOSE_TAG: PURPOSE_ROLLBACK_NOTIFY},
             opts=child,
         )
         for label, t in (("topic", topic), ("notify", people)):
@@ -198,7 +210,7 @@ class Rollback(pulumi.ComponentResource):
             f"{name}-ledger",
             name=args.ledger_parameter_name,
             type="String",
-            value=json.dumps(INITIAL_LEDGER),
+            value=json.dumps(NOT_HELD),
             description="Rollback ledger: written by the rollback function, read by every preview",
             tags=tags,
             # The function owns the value after creation; a re-apply must not reset a held ledger.
@@ -206,7 +218,7 @@ class Rollback(pulumi.ComponentResource):
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/codex-rollout/{args.stack}/rollback-function",
+            name=function_log_group_name(args.stack),
             retention_in_days=args.log_retention_days,
             kms_key_id=key.arn,
             tags=tags,
@@ -255,13 +267,13 @@ class Rollback(pulumi.ComponentResource):
             logging_config=FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
             environment=FunctionEnvironmentArgs(
                 variables={
-                    "ROLLOUT_STACK": args.stack,
-                    "ROLLOUT_LISTENER_ARN": args.listener_arn,
-                    "ROLLOUT_TARGET_GROUPS": pulumi.Output.json_dumps(dict(args.target_group_arns)),
-                    "ROLLOUT_ROLLBACK_PLAN": args.plan.to_json(),
-                    "ROLLOUT_LEDGER_PARAMETER": ledger.name,
-                    "ROLLOUT_AUDIT_TABLE": table.name,
-                    "ROLLOUT_NOTIFY_TOPIC_ARN": people.arn,
+                    ENV_STACK: args.stack,
+                    ENV_LISTENER_ARN: args.listener_arn,
+                    ENV_TARGET_GROUPS: pulumi.Output.json_dumps(dict(args.target_group_arns)),
+                    ENV_ROLLBACK_PLAN: args.plan.to_json(),
+                    ENV_LEDGER_PARAMETER: ledger.name,
+                    ENV_AUDIT_TABLE: table.name,
+                    ENV_NOTIFY_TOPIC_ARN: people.arn,
                 }
             ),
             tags=tags,
@@ -373,7 +385,7 @@ def _tier_alarms(
         "alarm_actions": actions,
         "ok_actions": [notify_arn],
         "actions_enabled": True,
-        "tags": {**args.tags, "purpose": PURPOSE, "tier": tier},
+        "tags": {**args.tags, PURPOSE_TAG: PURPOSE_ROLLBACK, TIER_TAG: tier},
         "opts": child,
     }
 

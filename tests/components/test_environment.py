@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.offline import PlanResult
+from rollout_cli.offline import PlanResult
 from tests.conftest import STACKS
 
 TIERS = ("sandbox", "canary", "production")

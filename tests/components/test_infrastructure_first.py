@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.offline import PlanResult
-from infra.render import diff
+from rollout_cli.offline import PlanResult
+from rollout_cli.render import diff
 from tests.conftest import STACKS
 
 WEIGHT_PATH = re.compile(r"^defaultActions\[0\]\.forward\.targetGroups\[\d+\]\.weight$")

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.offline import PlanResult
-from infra.schedule import week_plan
+from rollout_cli.offline import PlanResult
+from rollout_rules.plan import week_plan
 from tests.conftest import STACKS, WEEKS
 from tests.infra.test_schedule import DESIGN_TABLE
 

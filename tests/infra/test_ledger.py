@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from infra.config import ConfigError
-from infra.offline import PlanResult, run_plan
-from infra.summary import listener_weights, summarise
+from rollout_cli.offline import PlanResult, run_plan
+from rollout_cli.summary import listener_weights, summarise
 from tests.conftest import STACKS, run_cli
 
 Plan = Callable[..., PlanResult]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from infra.offline import SECRET_SIG, PlanResult, export_state
+from rollout_cli.offline import SECRET_SIG, PlanResult, export_state
 
 STACK_URN = "urn:pulumi:prod::codex-rollout::pulumi:pulumi:Stack::codex-rollout-prod"
 
@@ -107,7 +107,7 @@ def test_mocked_outputs_are_realistic_and_known(plan: Callable[..., PlanResult])
 
 
 def test_same_config_gives_the_same_state() -> None:
-    from infra.offline import run_plan
+    from rollout_cli.offline import run_plan
 
     first = export_state(run_plan("sandbox", 5))
     second = export_state(run_plan("sandbox", 5))

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from infra.offline import SECRET_SIG as SIG_KEY
-from infra.offline import UNKNOWN
-from infra.policycheck import (
+from rollout_cli.offline import SECRET_SIG as SIG_KEY
+from rollout_cli.offline import UNKNOWN
+from rollout_cli.policycheck import (
     PolicyCheckError,
     PolicyConfig,
     PolicyHost,
@@ -91,7 +91,7 @@ def test_to_wire_converts_state_values_the_way_the_engine_does() -> None:
         "__defaults": ["x"],
         "nested": {"__meta": "{}", "keep": 1},
     }
-    from infra.policycheck import WireCounters
+    from rollout_cli.policycheck import WireCounters
 
     counters = WireCounters()
     assert to_wire(state, counters) == {
@@ -421,7 +421,7 @@ def test_project_stacks_have_no_violations(pack: PolicyHost, stack: str, week: i
 
 
 def test_plan_shows_the_policy_verdict() -> None:
-    from infra.summary import summarise
+    from rollout_cli.summary import summarise
 
     summary = summarise(plan_of("prod", 9))
     section = next(s for s in summary.sections if s.title == "policy")

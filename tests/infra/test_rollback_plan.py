@@ -25,7 +25,7 @@ from infra.rollback_plan import (
     rollback_plan,
     spread,
 )
-from infra.schedule import DEFAULT_PLAN, TIERS, Allocation, WeekPlan, tiers_with_environment
+from rollout_rules.plan import DEFAULT_PLAN, TIERS, Allocation, WeekPlan, tiers_with_environment
 from tests.conftest import STACKS, WEEKS
 
 # -- allocations ---------------------------------------------------------------------------------

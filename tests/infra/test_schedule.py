@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.schedule import (
+from rollout_rules.plan import (
     DEFAULT_PLAN,
     Allocation,
     PlanError,

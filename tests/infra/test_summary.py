@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.offline import PlanResult
-from infra.rollback_plan_summary import rollback_section
-from infra.summary import listener_weights, routing_section
+from rollout_cli.offline import PlanResult
+from rollout_cli.rollback_summary import rollback_section
+from rollout_cli.summary import listener_weights, routing_section
 from tests.conftest import STACKS, WEEKS
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.policycheck import PolicyHost, Report, parse_policy_pack_config
+from rollout_cli.policycheck import PolicyHost, Report, parse_policy_pack_config
 from tests.policies.state import StateBuilder
 
 Check = Callable[..., Report]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.policycheck import Report, Violation
+from rollout_cli.policycheck import Report, Violation
 
 PROJECT = "codex-rollout"
 REGION = "eu-central-1"

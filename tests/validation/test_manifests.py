@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from infra.config import REPO_ROOT
-from infra.render import render
+from rollout_cli.render import render
 from tests.conftest import STACKS, plan_of
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"

@@ -15,7 +15,7 @@ import yaml
 from pydantic import SecretStr
 
 from components.observability.alertmanager import routes_to_pagerduty
-from components.observability.render import render_files
+from rollout_cli.renderers.observability import render_files
 from infra.config import StackConfig
 
 TOPIC = "arn:aws:sns:eu-west-1:111122223333:rollback-topic"

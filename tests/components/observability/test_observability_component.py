@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from components.observability import Observability, ObservabilityArgs
 from infra.config import StackConfig
-from infra.offline import SECRET_SIG, PlanResult
+from rollout_cli.offline import SECRET_SIG, PlanResult
 from tests.conftest import plan_of
 
 TOPIC = "arn:aws:sns:eu-central-1:444455556666:codex-rollback"

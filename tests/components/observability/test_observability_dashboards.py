@@ -18,10 +18,10 @@ import yaml
 from components.observability import rules as r
 from components.observability.contract import METRICS
 from components.observability.dashboards import annotation_queries, panel_queries
-from components.observability.render import render_files
+from rollout_cli.renderers.observability import render_files
 from components.observability.rules import rule_groups
 from infra.config import StackConfig, ThresholdsConfig
-from infra.schedule import DEFAULT_PLAN, week_plan
+from rollout_rules.plan import DEFAULT_PLAN, week_plan
 
 CONTRACT_LABELS = {m.name: set(m.labels) for m in METRICS}
 CONTRACT = set(CONTRACT_LABELS)

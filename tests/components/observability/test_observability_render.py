@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.render import render
+from rollout_cli.render import render
 from tests.conftest import STACKS, plan_of
 
 

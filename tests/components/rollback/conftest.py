@@ -26,7 +26,7 @@ from components.rollback import handler
 from components.rollback.alertmanager import MESSAGE_TEMPLATE
 from components.rollback.component import INITIAL_LEDGER
 from infra.rollback_plan import rollback_plan
-from infra.schedule import tiers_with_environment, week_plan
+from rollout_rules.plan import tiers_with_environment, week_plan
 
 REGION = "eu-west-1"
 STACK = "test"

@@ -9,9 +9,9 @@ import pytest
 
 from components.rollback.handler import ENV_VARS, NOT_HELD, decide
 from infra.config import REPO_ROOT
-from infra.offline import SECRET_SIG, PlanResult, Record
+from rollout_cli.offline import SECRET_SIG, PlanResult, Record
 from infra.rollback_plan import LEDGER_KEYS, effective_allocation, parse_ledger, rollback_plan
-from infra.schedule import Allocation, tiers_with_environment
+from rollout_rules.plan import Allocation, tiers_with_environment
 from policies.security import admin_statements
 from tests.conftest import STACKS, WEEKS
 

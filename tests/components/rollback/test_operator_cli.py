@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from rollout_cli.app import app
 from tests.components.rollback.conftest import (
     RollbackStack,
     alarm_message,

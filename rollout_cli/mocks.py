@@ -12,6 +12,9 @@ from typing import Any
 
 import pulumi
 
+from infra.ledger import LEDGER_INVOKE
+from rollout_rules.contract import ledger_parameter_name, ssm_prefix
+
 # Canonical hosted zone ids of ALBs per region (AWS docs, "Elastic Load Balancing endpoints").
 ALB_ZONE_IDS = {
     "eu-west-1": "Z32O12XQLNTSW2",
@@ -215,3 +218,27 @@ def uuid_from(seed: str) -> str:
     """A deterministic UUID-shaped id derived from `seed`."""
     h = digest(seed, 32)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def ledger_invokes(stack: str, ledger: str | None) -> dict[str, Any]:
+    """Offline answers (token -> callable) for the ledger invoke.
+
+    `ledger` is the text of `--ledger FILE`, or None: then the parameter does not exist, as on
+    a stack's first deploy.
+    """
+    name = ledger_parameter_name(stack)
+
+    def answer(args: dict[str, Any]) -> dict[str, Any]:
+        path = str(args.get("path", "")).rstrip("/")
+        hit = ledger is not None and path == ssm_prefix(stack)
+        return {
+            "id": path,
+            "path": path,
+            "recursive": bool(args.get("recursive", False)),
+            "withDecryption": bool(args.get("withDecryption", False)),
+            "names": [name] if hit else [],
+            "values": [ledger] if hit else [],
+            "types": ["String"] if hit else [],
+        }
+
+    return {LEDGER_INVOKE: answer}

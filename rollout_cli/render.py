@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from components.yaml_text import to_yaml
-from infra.offline import SECRET_SIG, SECRET_VALUE, PlanResult, Record, conceal
+from rollout_cli.offline import SECRET_SIG, SECRET_VALUE, PlanResult, Record, conceal
 
 # Placeholder written wherever a secret value would be; keeps the document valid.
 SECRET_PLACEHOLDER = "offline-secret-placeholder"
@@ -29,8 +29,8 @@ Renderer = Callable[[PlanResult, Path], None]
 
 def component_renderers() -> list[Renderer]:
     """The outputs components add under DIR (imported here, when rendering)."""
-    from components.observability.render import render_plan as observability
-    from components.rollback.render import render_rollback as rollback
+    from rollout_cli.renderers.observability import render_plan as observability
+    from rollout_cli.renderers.rollback import render_rollback as rollback
 
     return [observability, rollback]
 

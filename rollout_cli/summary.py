@@ -8,8 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from infra.offline import PlanResult
-from infra.schedule import TIERS
+from rollout_cli.offline import PlanResult
+from rollout_rules.plan import TIERS
 
 LISTENER_TYPE = "aws:lb/listener:Listener"
 TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
@@ -125,7 +125,7 @@ class Summary:
 
 
 def summarise(plan: PlanResult) -> Summary:
-    from infra.policy_summary import policy_section
-    from infra.rollback_plan_summary import rollback_section
+    from rollout_cli.policy_summary import policy_section
+    from rollout_cli.rollback_summary import rollback_section
 
     return Summary(plan, [routing_section(plan), policy_section(plan), rollback_section(plan)])

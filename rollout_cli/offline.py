@@ -2,7 +2,7 @@
 
 A recording monitor captures every RegisterResource request as the engine would receive it
 (type, name, URN built the engine's way, parent, raw wire-format inputs with unknowns and
-secrets, dependencies, options) and answers with realistic outputs from `infra.mocks`. The
+secrets, dependencies, options) and answers with realistic outputs from `rollout_cli.mocks`. The
 result can be written in the shape of `pulumi stack export`.
 """
 
@@ -21,20 +21,14 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from infra.config import (
-    PROJECT,
-    REPO_ROOT,
-    ConfigError,
-    StackConfig,
-    decode_config_value,
-    load_offline,
-)
+from infra.config import PROJECT, ConfigError, StackConfig, decode_config_value
+from rollout_cli.stackfile import REPO_ROOT, load_offline
+from rollout_rules.contract import STACK_TYPE
 
 PROGRAM_DIR = REPO_ROOT / "infra"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-STACK_TYPE = "pulumi:pulumi:Stack"
 OPTION_FIELDS = (
     "protect",
     "deleteBeforeReplace",
@@ -188,11 +182,6 @@ class _Collector(logging.Handler):
             self.messages.append((record.levelname.lower(), record.getMessage()))
 
 
-def _account(config: StackConfig) -> str:
-    # The cluster's OIDC provider lives in the stack's account.
-    return config.cluster.oidc_provider_arn.split(":")[4]
-
-
 def run_plan(
     stack: str,
     week: int | None = None,
@@ -235,12 +224,11 @@ def _run(
     from pulumi.runtime.mocks import MockEngine, MockSettings
     from pulumi.runtime.stack import run_in_stack
 
-    from infra.ledger import ledger_invokes
-    from infra.mocks import RealisticMocks
+    from rollout_cli.mocks import RealisticMocks, ledger_invokes
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    mocks = RealisticMocks(stack, PROJECT, config.region, _account(config))
+    mocks = RealisticMocks(stack, PROJECT, config.region, config.account_id)
     mocks.invokes.update(ledger_invokes(stack, ledger))
     monitor = _monitor_class()(mocks)
     collector = _Collector()
@@ -296,7 +284,7 @@ def _with_default_providers(
     records: list[Record], stack: str, engine_config: dict[str, str]
 ) -> list[Record]:
     """Add the default providers the engine would create for resources without an explicit one."""
-    from infra.mocks import uuid_from
+    from rollout_cli.mocks import uuid_from
 
     out = list(records)
     defaults: dict[str, Record] = {}

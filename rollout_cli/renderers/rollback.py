@@ -12,15 +12,15 @@ import json
 from pathlib import Path
 
 from components.rollback.alertmanager import MESSAGE_TEMPLATE
-from infra.offline import PlanResult
-from infra.rollback_plan import FUNCTION_TYPE, PLAN_VARIABLE
+from rollout_cli.offline import PlanResult
+from rollout_rules.contract import FUNCTION_TYPE, PLAN_VARIABLE, PURPOSE_ROLLBACK, PURPOSE_TAG
 
 
 def render_rollback(plan: PlanResult, out: Path) -> None:
     functions = [
         r
         for r in plan.by_type(FUNCTION_TYPE)
-        if (r.inputs.get("tags") or {}).get("purpose") == "rollback"
+        if (r.inputs.get("tags") or {}).get(PURPOSE_TAG) == PURPOSE_ROLLBACK
     ]
     if not functions:
         return

@@ -10,11 +10,8 @@ to the rollback function as `ROLLOUT_ROLLBACK_PLAN`:
 - `rollback_budget`: worst-case seconds from a fault to traffic moved, per trigger, from the
   declared parameters (alarm period and evaluation periods, health checks, Prometheus and
   Alertmanager timings, function start and the API call).
-- `parse_ledger` / `effective_allocation`: the ledger (an SSM parameter the function writes) and
-  the allocation the program declares: while a rollback is held, the ledger's allocation wins.
 
-The rollback function (components/rollback/handler.py) cannot import this module (it ships as a
-self-contained zip); it repeats `spread` and a test keeps the two in step.
+The rollback function ships this package in its archive and uses `spread` from here.
 """
 
 from __future__ import annotations
@@ -25,9 +22,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from components.rollback.handler import spread  # one rule for the program and the function
-from infra.config import ConfigError, StackConfig
-from infra.schedule import DEFAULT_PLAN, TIERS, Allocation, WeekPlan, week_plan
+from rollout_rules.contract import (
+    ALARM_TYPE,
+    FUNCTION_TYPE,
+    PLAN_VARIABLE,
+    PURPOSE_ROLLBACK,
+    PURPOSE_TAG,
+    TARGET_GROUP_TYPE,
+)
+from rollout_rules.plan import DEFAULT_PLAN, Allocation, WeekPlan, week_plan
 
 NO_TIER = "none"
 """Key of the allocation for triggers that name no tier."""
@@ -37,6 +40,27 @@ LIMIT_SECONDS = 120
 
 # ---------------------------------------------------------------------------------------------
 # allocations
+
+
+def spread(current: Mapping[str, int], failing: set[str] | frozenset[str]) -> dict[str, int] | None:
+    """`current` with the `failing` tiers at 0 and their share spread over the others.
+
+    Proportional to the remaining weights, largest remainder (ties: the larger weight, then tier
+    order). None when no remaining tier has traffic to scale up.
+    """
+    total = sum(current.values())
+    keep = {t: w for t, w in current.items() if t not in failing and w > 0}
+    base = sum(keep.values())
+    if base == 0:
+        return None
+    exact = {t: total * w / base for t, w in keep.items()}
+    result = {t: (int(exact[t]) if t in keep else 0) for t in current}
+    left = total - sum(result.values())
+    order = list(current)
+    ranked = sorted(keep, key=lambda t: (-(exact[t] - int(exact[t])), -keep[t], order.index(t)))
+    for tier in ranked[:left]:
+        result[tier] += 1
+    return result
 
 
 def previous_week(week: int, plan: Sequence[WeekPlan] = DEFAULT_PLAN) -> Allocation:
@@ -95,35 +119,13 @@ class BudgetInputs:
     limit: int = LIMIT_SECONDS
 
 
-def budget_inputs(
-    config: StackConfig,
-    *,
-    health_check_interval: int = 10,
-    health_check_unhealthy_threshold: int = 3,
-    prometheus_rule_for: int = 60,
-    alertmanager_group_wait: int = 10,
-) -> BudgetInputs:
-    """BudgetInputs from the stack config and the other components' declared values."""
-    return BudgetInputs(
-        alarm_period=config.rollback.alarm_period_seconds,
-        alarm_evaluation_periods=config.rollback.alarm_evaluation_periods,
-        health_check_interval=health_check_interval,
-        health_check_unhealthy_threshold=health_check_unhealthy_threshold,
-        prometheus_evaluation_interval=duration_seconds(config.observability.evaluation_interval),
-        prometheus_rule_for=prometheus_rule_for,
-        alertmanager_group_wait=alertmanager_group_wait,
-        limit=config.rollback.budget_seconds,
-    )
-
-
-def alarm_min_requests(config: StackConfig) -> int:
+def alarm_min_requests(min_request_rate: float, alarm_period_seconds: int) -> int:
     """Requests per alarm period below which the 5xx-share alarm stays quiet.
 
     The same notion of "a tier without traffic" as the Prometheus rules: the configured minimum
     request rate over one alarm period (at least one request).
     """
-    rate = config.observability.thresholds.min_request_rate
-    return max(1, math.ceil(rate * config.rollback.alarm_period_seconds))
+    return max(1, math.ceil(min_request_rate * alarm_period_seconds))
 
 
 def duration_seconds(duration: str) -> int:
@@ -221,12 +223,6 @@ def rollback_budget(inputs: BudgetInputs = BudgetInputs()) -> RollbackBudget:
     return RollbackBudget(triggers, i.limit, i)
 
 
-FUNCTION_TYPE = "aws:lambda/function:Function"
-ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
-TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
-PLAN_VARIABLE = "ROLLOUT_ROLLBACK_PLAN"
-
-
 def budget_from_resources(
     resources: Iterable[tuple[str, Mapping[str, Any]]],
 ) -> tuple[RollbackBudget, RollbackBudget] | None:
@@ -243,13 +239,13 @@ def budget_from_resources(
     checks: list[tuple[int, int]] = []
     for kind, props in resources:
         tags = props.get("tags") or {}
-        if kind == FUNCTION_TYPE and tags.get("purpose") == "rollback":
+        if kind == FUNCTION_TYPE and tags.get(PURPOSE_TAG) == PURPOSE_ROLLBACK:
             raw = ((props.get("environment") or {}).get("variables") or {}).get(PLAN_VARIABLE)
             try:
                 published = json.loads(raw) if isinstance(raw, str) else None
             except json.JSONDecodeError:
                 published = None
-        elif kind == ALARM_TYPE and tags.get("purpose") == "rollback":
+        elif kind == ALARM_TYPE and tags.get(PURPOSE_TAG) == PURPOSE_ROLLBACK:
             periods = [props.get("period")] + [
                 (q.get("metric") or {}).get("period") for q in props.get("metricQueries") or []
             ]
@@ -308,134 +304,3 @@ def rollback_plan(
     return RollbackPlan(week, rollback_allocations(week, tiers, plan), rollback_budget(inputs))
 
 
-# ---------------------------------------------------------------------------------------------
-# the ledger
-
-
-class LedgerError(ConfigError):
-    """The ledger cannot be trusted or applied; str(err) is the one-line message.
-
-    A ConfigError so the program stops with one line (exit 2) as for bad config: deploying while
-    unsure whether a rollback is held could undo it.
-    """
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """The rollback ledger (JSON keys: held, allocation, reason, trigger, tier, at, eventId)."""
-
-    held: bool
-    allocation: Allocation | None = None
-    reason: str | None = None
-    trigger: str | None = None
-    tier: str | None = None
-    at: str | None = None
-    event_id: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "held": self.held,
-            "allocation": None if self.allocation is None else self.allocation.as_dict(),
-            "reason": self.reason,
-            "trigger": self.trigger,
-            "tier": self.tier,
-            "at": self.at,
-            "eventId": self.event_id,
-        }
-
-
-LEDGER_KEYS = ("held", "allocation", "reason", "trigger", "tier", "at", "eventId")
-
-
-def parse_ledger(text: str, source: str = "ledger") -> Ledger:
-    """Validate the ledger's JSON text; LedgerError names `source`, the key and the rule."""
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise LedgerError(f"{source}: not JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(raw, dict):
-        raise LedgerError(f"{source}: {type(raw).__name__} is not a ledger (expected an object)")
-    unknown = sorted(set(raw) - set(LEDGER_KEYS))
-    if unknown:
-        raise LedgerError(f"{source}.{unknown[0]}: unknown key (keys: {', '.join(LEDGER_KEYS)})")
-    held = raw.get("held")
-    if not isinstance(held, bool):
-        raise LedgerError(f"{source}.held: {held!r} is not true or false")
-    for key in ("reason", "trigger", "tier", "at", "eventId"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise LedgerError(f"{source}.{key}: {raw[key]!r} is not a string")
-    tier = raw.get("tier")
-    if tier is not None and tier not in TIERS:
-        raise LedgerError(f"{source}.tier: {tier!r} is not a tier (tiers: {', '.join(TIERS)})")
-    allocation = _ledger_allocation(raw.get("allocation"), source)
-    if held:
-        for key in ("trigger", "at", "eventId"):
-            if not raw.get(key):
-                raise LedgerError(f"{source}.{key}: required while held")
-        if allocation is None:
-            raise LedgerError(f"{source}.allocation: required while held")
-    return Ledger(
-        held=held,
-        allocation=allocation,
-        reason=raw.get("reason"),
-        trigger=raw.get("trigger"),
-        tier=tier,
-        at=raw.get("at"),
-        event_id=raw.get("eventId"),
-    )
-
-
-def _ledger_allocation(value: object, source: str) -> Allocation | None:
-    if value is None:
-        return None
-    where = f"{source}.allocation"
-    if not isinstance(value, dict):
-        raise LedgerError(f"{where}: {value!r} is not an object of tier weights")
-    for tier, weight in value.items():
-        if tier not in TIERS:
-            raise LedgerError(f"{where}.{tier}: not a tier (tiers: {', '.join(TIERS)})")
-        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
-            raise LedgerError(f"{where}.{tier}: {weight!r} is not an integer from 0 to 100")
-    total = sum(value.values())
-    if total != 100:
-        raise LedgerError(f"{where}: weights sum to {total}, not 100")
-    return Allocation.from_dict(value)
-
-
-@dataclass(frozen=True)
-class EffectiveAllocation:
-    """The allocation the listener declares, and why when it is not the schedule's."""
-
-    allocation: Allocation
-    held: bool
-    message: str | None = None
-
-
-def effective_allocation(
-    scheduled: Allocation, ledger: Ledger | None, tiers: Iterable[str]
-) -> EffectiveAllocation:
-    """The held ledger's allocation while a rollback is held, else the schedule's.
-
-    Raises LedgerError when the held allocation gives traffic to a tier that has no environment
-    at this week (the week was moved back while held): neither choice would be safe to guess.
-    """
-    if ledger is None or not ledger.held:
-        return EffectiveAllocation(scheduled, held=False)
-    assert ledger.allocation is not None  # parse_ledger guarantees it while held
-    present = set(tiers)
-    for tier, weight in ledger.allocation.as_dict().items():
-        if weight > 0 and tier not in present:
-            raise LedgerError(
-                f"ledger.allocation.{tier}: {weight} but tier {tier!r} has no environment this "
-                f"week (resume with `rollout resume --reason ...` or set the week back)"
-            )
-    weights = "/".join(str(w) for w in ledger.allocation.as_dict().values())
-    scheduled_weights = "/".join(str(w) for w in scheduled.as_dict().values())
-    what = f"tier {ledger.tier}" if ledger.tier else "no tier"
-    message = (
-        f"rollback held since {ledger.at} ({ledger.trigger}, {what}: {ledger.reason or '-'}; "
-        f"event {ledger.event_id}): the listener keeps sandbox/canary/production "
-        f"{weights} instead of the schedule's {scheduled_weights}; "
-        f"clear the hold with `rollout resume --reason ...`"
-    )
-    return EffectiveAllocation(ledger.allocation, held=True, message=message)

@@ -1,19 +1,37 @@
 """The rollout schedule: which share of traffic each environment tier gets in a given week.
 
-Pure functions over plain data. The default plan is the traffic table of the rollout plan
-(DESIGN.md); a stack may override it in config, and a custom plan is validated here.
+Pure functions over plain data. The default plan is the rollout plan's traffic table (README,
+"The schedule"); a stack may override it in config, and a custom plan is validated here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from rollout_rules.errors import PlanError
 
 TIERS: tuple[str, ...] = ("sandbox", "canary", "production")
 
+__all__ = ["TIERS", "Allocation", "PlanError", "WeekPlan", "weights_error"]
 
-class PlanError(ValueError):
-    """A custom plan breaks one of the plan rules; the message names the week and the rule."""
+
+def weights_error(weights: Mapping[str, object]) -> str | None:
+    """Why `weights` is not an allocation, or None when it is one.
+
+    The one rule for traffic weights everywhere (plan, ledger, rollback function, policy pack):
+    keys are tiers, every weight is an integer from 0 to 100 (a boolean is not), and they sum to
+    100. The message names the first offending key, or the sum.
+    """
+    for tier, weight in weights.items():
+        if tier not in TIERS:
+            return f"{tier}: not a tier (tiers: {', '.join(TIERS)})"
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
+            return f"{tier}: {weight!r} is not an integer from 0 to 100"
+    total = sum(weights.values())  # type: ignore[arg-type]  # all ints, checked above
+    if total != 100:
+        return f"weights sum to {total}, not 100"
+    return None
 
 
 @dataclass(frozen=True)
@@ -84,15 +102,9 @@ def validate_plan(plan: Sequence[WeekPlan]) -> tuple[WeekPlan, ...]:
                 f"week {row.week} is out of order "
                 f"(weeks are contiguous from 1; expected {expected})"
             )
-        weights = row.allocation.as_dict()
-        for tier, weight in weights.items():
-            if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
-                raise PlanError(
-                    f"week {row.week}: {tier} weight {weight!r} is not an integer from 0 to 100"
-                )
-        total = sum(weights.values())
-        if total != 100:
-            raise PlanError(f"week {row.week}: weights sum to {total}, not 100")
+        problem = weights_error(row.allocation.as_dict())
+        if problem is not None:
+            raise PlanError(f"week {row.week}: {problem}")
         if previous is not None and row.allocation.production < previous.allocation.production:
             raise PlanError(
                 f"week {row.week}: production share drops from {previous.allocation.production} "

@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.table import Table
 from typer._click.exceptions import ClickException, UsageError  # typer's vendored click
 
-from infra.config import ConfigError, load_offline, project_root
-from infra.policycheck import policy_app
-from infra.rollback_cli import register as register_rollback
-from infra.schedule import DEFAULT_PLAN, TIERS, table
+from rollout_cli.stackfile import load_offline, project_root
+from rollout_rules.errors import ConfigError
+from rollout_cli.policycheck import policy_app
+from rollout_cli.operator import register as register_rollback
+from rollout_rules.plan import TIERS, table
 
 app = typer.Typer(
     name="rollout",
@@ -52,7 +53,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _plan(stack: str, week: int | None, ledger: str | None) -> Any:
-    from infra.offline import run_plan
+    from rollout_cli.offline import run_plan
 
     try:
         return run_plan(stack, week, ledger, root=project_root())
@@ -96,7 +97,7 @@ def schedule(stack: StackOpt, as_json: JsonOpt = False) -> None:
         model = load_offline(stack, project_root()).model
     except ConfigError as err:
         raise fail(str(err)) from None
-    plan = model.schedule() or DEFAULT_PLAN
+    plan = model.schedule()
     rows = table(plan, through=max(12, model.rollout.week))
     if as_json:
         print(json.dumps([row.as_dict() for row in rows], indent=2))
@@ -122,8 +123,8 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the program offline and summarise the stack's desired state at a week."""
-    from infra.policy_summary import prestart
-    from infra.summary import summarise
+    from rollout_cli.policy_summary import prestart
+    from rollout_cli.summary import summarise
 
     prestart()  # the pack's start-up overlaps the offline run on the other core
     result = _plan(stack, week, ledger)
@@ -144,7 +145,7 @@ def render(
     ledger: LedgerOpt = None,
 ) -> None:
     """Write the plan as files: resources.json (stack export shape), k8s/, and more."""
-    from infra.render import render as write
+    from rollout_cli.render import render as write
 
     result = _plan(stack, week, ledger)
     try:
@@ -163,8 +164,8 @@ def diff(
     as_json: JsonOpt = False,
 ) -> None:
     """Resources added, removed and changed (with property paths) between two weeks."""
-    from infra.render import diff as plan_diff
-    from infra.summary import listener_weights
+    from rollout_cli.render import diff as plan_diff
+    from rollout_cli.summary import listener_weights
 
     before = _plan(stack, from_week, ledger)
     after = _plan(stack, to_week, ledger)

@@ -1,15 +1,15 @@
 """The rollback section of `rollout plan`: the worst-case budget and whether a rollback is held.
 
-Called by infra.summary.summarise. The budget is the one the rollback function
+Called by rollout_cli.summary.summarise. The budget is the one the rollback function
 carries, checked against a recomputation from the alarms and target groups actually declared.
 """
 
 from __future__ import annotations
 
-from infra.offline import PlanResult
-from infra.rollback_plan import budget_from_resources
-from infra.schedule import TIERS
-from infra.summary import Section
+from rollout_cli.offline import PlanResult
+from rollout_rules.rollback import budget_from_resources
+from rollout_rules.plan import TIERS
+from rollout_cli.summary import Section
 
 
 def rollback_section(plan: PlanResult) -> Section:

@@ -59,7 +59,7 @@ from pulumi_kubernetes.networking.v1 import (
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgs
 
 from components.labels import k8s_labels, namespace_for, selector_labels
-from infra.config import ServiceConfig, TierSizing
+from components.environment.config import ServiceConfig, TierSizing
 
 # Pods run as this unprivileged user; above 10000 so it never collides with a host user.
 RUN_AS_USER = 10001

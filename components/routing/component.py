@@ -44,6 +44,22 @@ from pulumi_aws.wafv2 import (
 )
 
 from components.labels import short_name
+from rollout_rules.contract import (
+    NAME_PREFIX,
+    PURPOSE_ALB_LOGS,
+    PURPOSE_TAG,
+    TARGET_GROUP_NAME_PREFIX,
+    TIER_TAG,
+)
+
+
+def target_group_name(tier: str, stack: str) -> str:
+    """`codex-<tier>-<stack>`: always starts with TARGET_GROUP_NAME_PREFIX, which scopes the LB
+    controller's IAM permissions to these groups (a rename that broke it would fail here)."""
+    name = short_name(NAME_PREFIX, tier, stack)
+    if not name.startswith(TARGET_GROUP_NAME_PREFIX):  # pragma: no cover - a broken rename
+        raise ValueError(f"target group name {name!r} lacks {TARGET_GROUP_NAME_PREFIX!r}")
+    return name
 
 # Health checks: a tier is out after 3 consecutive failures 10 s apart (30 s), back after 2.
 HEALTH_CHECK_INTERVAL_SECONDS = 10
@@ -162,7 +178,7 @@ class WeightedRouting(pulumi.ComponentResource):
 
         lb = aws.lb.LoadBalancer(
             f"{name}-alb",
-            name=short_name("codex", args.stack),
+            name=short_name(NAME_PREFIX, args.stack),
             load_balancer_type="application",
             internal=False,
             security_groups=[sg.id],
@@ -182,7 +198,7 @@ class WeightedRouting(pulumi.ComponentResource):
         for target in args.targets:
             group = aws.lb.TargetGroup(
                 f"{name}-tg-{target.tier}",
-                name=short_name("codex", target.tier, args.stack),
+                name=target_group_name(target.tier, args.stack),
                 target_type="ip",
                 port=target.port,
                 protocol="HTTP",
@@ -199,7 +215,7 @@ class WeightedRouting(pulumi.ComponentResource):
                     unhealthy_threshold=HEALTH_CHECK_UNHEALTHY_THRESHOLD,
                     healthy_threshold=HEALTH_CHECK_HEALTHY_THRESHOLD,
                 ),
-                tags={**tags, "tier": target.tier},
+                tags={**tags, TIER_TAG: target.tier},
                 opts=child,
             )
             groups[target.tier] = group
@@ -279,7 +295,7 @@ class WeightedRouting(pulumi.ComponentResource):
             ],
             visibility_config=WebAclVisibilityConfigArgs(
                 cloudwatch_metrics_enabled=True,
-                metric_name=f"codex-{args.stack}",
+                metric_name=f"{NAME_PREFIX}-{args.stack}",
                 sampled_requests_enabled=True,
             ),
             tags=tags,
@@ -318,7 +334,7 @@ class WeightedRouting(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-access-logs",
             force_destroy=False,
-            tags={**args.tags, "purpose": "alb-access-logs"},
+            tags={**args.tags, PURPOSE_TAG: PURPOSE_ALB_LOGS},
             opts=child,
         )
         aws.s3.BucketPublicAccessBlock(

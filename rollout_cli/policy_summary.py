@@ -1,6 +1,6 @@
 """The policy section of `rollout plan`: the CrossGuard pack's verdict on the planned state.
 
-Called by infra.summary.summarise. Mandatory violations make the plan invalid;
+Called by rollout_cli.summary.summarise. Mandatory violations make the plan invalid;
 advisory ones are listed. The pack runs as in `rollout policy check` (its own process, spoken to
 over the analyzer protocol) with the default policy config. `prestart()` launches the pack
 before the program runs, so its start-up overlaps the offline run on another core.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from infra.offline import PlanResult
-from infra.policycheck import PolicyCheckError, PolicyHost, Report, plan_state, policy_verdict
-from infra.summary import Section
+from rollout_cli.offline import PlanResult
+from rollout_cli.policycheck import PolicyCheckError, PolicyHost, Report, plan_state, policy_verdict
+from rollout_cli.summary import Section
 
 _started: Future[PolicyHost] | None = None
 

@@ -42,10 +42,11 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
-from infra.config import PROJECT, REPO_ROOT
+from rollout_cli.stackfile import REPO_ROOT
+from rollout_rules.contract import PROJECT
 
 # The engine's wire signatures (secrets, unknowns) and the root stack's type.
-from infra.offline import SECRET_SIG, SECRET_VALUE, STACK_TYPE, UNKNOWN
+from rollout_cli.offline import SECRET_SIG, SECRET_VALUE, STACK_TYPE, UNKNOWN
 
 PACK_DIR = REPO_ROOT / "policies"
 
@@ -1420,7 +1421,7 @@ def _stack_config(stack: str) -> dict[str, str]:
     """The stack's config as the engine passes it in PULUMI_CONFIG (``namespace:key`` -> string,
     objects JSON-encoded), read by the same loader as the offline plan; ``secure:`` values stay
     opaque placeholders."""
-    from infra.config import load_offline, project_root
+    from rollout_cli.stackfile import load_offline, project_root
 
     return dict(load_offline(stack, project_root()).engine_config)
 
@@ -1496,8 +1497,9 @@ def check(
 
 
 def _render(stack: str, week: int | None, ledger: str | None) -> Any:
-    from infra.config import ConfigError, project_root
-    from infra.offline import run_plan
+    from rollout_cli.stackfile import project_root
+    from rollout_rules.errors import ConfigError
+    from rollout_cli.offline import run_plan
 
     try:
         return plan_state(run_plan(stack, week, ledger, root=project_root()))

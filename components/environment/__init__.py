@@ -1,0 +1,1 @@
+"""One environment tier: namespace, workloads, autoscaling, disruption budget, network policy."""

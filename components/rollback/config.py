@@ -1,0 +1,23 @@
+"""Config of the automated rollback: the time budget, the function, the alarms."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from components.model import ConfigModel
+
+
+class RollbackConfig(ConfigModel):
+    """Automated rollback settings."""
+
+    budget_seconds: int = Field(
+        default=120, ge=10, le=600, description="Max seconds from fault to traffic moved."
+    )
+    log_retention_days: int = Field(default=90, ge=30, le=400, description="Function logs.")
+    reserved_concurrency: int = Field(default=2, ge=1, le=10, description="Function concurrency.")
+    alarm_period_seconds: int = Field(
+        default=60, ge=60, le=300, multiple_of=60, description="Rollback alarm period (ALB: 60s)."
+    )
+    alarm_evaluation_periods: int = Field(
+        default=1, ge=1, le=5, description="Breaching periods before a rollback alarm fires."
+    )

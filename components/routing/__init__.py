@@ -1,0 +1,1 @@
+"""Weighted routing: the ALB whose HTTPS listener splits traffic between the tiers."""

@@ -1,0 +1,1 @@
+"""What `rollout render` writes besides resources.json and k8s/, one module per component."""

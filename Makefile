@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
+SOURCES := rollout_rules infra components policies rollout_cli
 
-.PHONY: plan test lint typecheck pytest install tools bench clean
+.PHONY: plan test test-fast lint typecheck pytest install tools bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[cli,test]'
 	touch $(STAMP)
 
 $(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
@@ -26,8 +27,8 @@ plan: $(STAMP)
 	$(BIN)/rollout plan --stack sandbox
 
 lint: $(STAMP)
-	$(BIN)/ruff check infra components policies tests benchmarks
-	$(BIN)/ruff format --check infra components policies tests benchmarks
+	$(BIN)/ruff check $(SOURCES) tests benchmarks
+	$(BIN)/ruff format --check $(SOURCES) tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -36,6 +37,10 @@ pytest: $(STAMP) tools
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The edit loop: everything not marked slow (no whole-program plans, processes or external tools).
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_time.py

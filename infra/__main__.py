@@ -20,12 +20,7 @@ from infra.config import ConfigError, load_from_engine
 from infra.ledger import declared_allocation
 from rollout_rules.contract import ledger_parameter_name
 from rollout_rules.plan import tiers_with_environment, week_plan
-from rollout_rules.rollback import (
-    BudgetInputs,
-    alarm_min_requests,
-    duration_seconds,
-    rollback_plan,
-)
+from rollout_rules.rollback import alarm_min_requests, rollback_plan
 
 # -- config and this week's decisions -------------------------------------------------------------
 try:
@@ -101,15 +96,10 @@ rollback = Rollback(
             config.rollout.week,
             tiers,
             plan,
-            BudgetInputs(
-                alarm_period=config.rollback.alarm_period_seconds,
-                alarm_evaluation_periods=config.rollback.alarm_evaluation_periods,
+            config.rollback.budget_inputs(
+                prometheus_evaluation_interval=config.observability.evaluation_interval,
                 health_check_interval=HEALTH_CHECK_INTERVAL_SECONDS,
                 health_check_unhealthy_threshold=HEALTH_CHECK_UNHEALTHY_THRESHOLD,
-                prometheus_evaluation_interval=duration_seconds(
-                    config.observability.evaluation_interval
-                ),
-                limit=config.rollback.budget_seconds,
             ),
         ),
         ledger_parameter_name=ledger_parameter_name(stack),

@@ -2,9 +2,10 @@
 
 - `rollout rollback --tier T --reason "..."`: manual rollback of one tier (without --tier: a
   rollback that names no tier, to the previous week's allocation).
-- `rollout rollback --event FILE`: replay a trigger event through the handler (drills, incidents,
-  events from the dead-letter queue). A Lambda event, or a bare CloudWatch alarm / Alertmanager
-  message (wrapped as an SNS record). Replaying an event already applied changes nothing.
+- `rollout rollback --event FILE`: replay a trigger event through the function (drills,
+  incidents, events from the dead-letter queue). A Lambda event, or a bare CloudWatch alarm /
+  Alertmanager message (wrapped as an SNS record). Replaying an event already applied changes
+  nothing.
 - `rollout resume --reason "..."`: clear the hold (audited); the next `pulumi up` declares the
   schedule's allocation again.
 
@@ -12,6 +13,9 @@ They read the same environment variables as the function (ROLLOUT_STACK, ROLLOUT
 ROLLOUT_TARGET_GROUPS, ROLLOUT_ROLLBACK_PLAN, ROLLOUT_LEDGER_PARAMETER, ROLLOUT_AUDIT_TABLE,
 ROLLOUT_NOTIFY_TOPIC_ARN) and the standard AWS settings. Exit 0 when done, 1 when AWS refused or
 failed, 2 on bad input. The function's JSON log lines go to stderr; stdout gets the outcomes.
+
+The function's modules (`components.rollback.function`) are imported when a command runs, not
+with the CLI: they bring in boto3, which no other command needs.
 """
 
 from __future__ import annotations
@@ -20,10 +24,20 @@ import getpass
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+
+from rollout_rules.rollback import NO_TIER
+
+if TYPE_CHECKING:
+    from components.rollback.function.rollbacks import Outcome
+    from components.rollback.function.settings import Settings
+    from components.rollback.function.store import Clients
+
+T = TypeVar("T")
 
 rollback_app = typer.Typer(no_args_is_help=True)
 
@@ -47,16 +61,18 @@ def _operator(operator: str | None) -> str:
         return "unknown"
 
 
-def _runtime() -> tuple[Any, Any, Any]:
-    """The handler module, its settings from the environment, and AWS clients."""
-    from components.rollback import handler
+def _runtime() -> tuple[Settings, Clients]:
+    """The function's settings from the environment, and AWS clients; its logs to stderr."""
+    from components.rollback.function import logs
+    from components.rollback.function.settings import Settings, SettingsError
+    from components.rollback.function.store import Clients
 
-    handler.LOG_STREAM = sys.stderr
+    logs.LOG_STREAM = sys.stderr
     try:
-        settings = handler.Settings.from_env()
-    except handler.SettingsError as err:
+        settings = Settings.from_env()
+    except SettingsError as err:
         raise _fail(str(err)) from None
-    return handler, settings, handler.Clients.create()
+    return settings, Clients.create()
 
 
 def sns_event(message: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +110,7 @@ def load_event(path: Path) -> dict[str, Any]:
     return event
 
 
-def _report(outcomes: list[Any], as_json: bool) -> None:
+def _report(outcomes: list[Outcome], as_json: bool) -> None:
     if as_json:
         print(json.dumps([o.as_dict() for o in outcomes], indent=2))
         return
@@ -111,10 +127,10 @@ def _report(outcomes: list[Any], as_json: bool) -> None:
         print(line)
 
 
-def _run(action: Any) -> Any:
+def _run(action: Callable[[], T]) -> T:
     from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
-    from components.rollback.handler import LockTimeoutError
+    from components.rollback.function.store import LockTimeoutError
 
     try:
         return action()
@@ -144,19 +160,22 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Roll back now: manually (--tier/--reason) or by replaying a trigger event (--event)."""
+    from components.rollback.function.events import manual_event
+    from components.rollback.function.handler import process
+
     if event is not None and (tier is not None or reason is not None):
         raise _fail("--event replays an event as it is; it takes no --tier or --reason")
     if event is None and not (reason and reason.strip()):
         raise _fail("--reason is required for a manual rollback (or replay one with --event)")
     payload = load_event(event) if event is not None else None
-    handler, settings, clients = _runtime()
+    settings, clients = _runtime()
     if payload is None:
         if tier is not None and settings.allocation_for(tier) is None:
-            known = ", ".join(k for k in settings.plan["allocations"] if k != handler.NO_TIER)
+            known = ", ".join(k for k in settings.plan["allocations"] if k != NO_TIER)
             raise _fail(f"--tier {tier}: not a tier with an environment this week ({known})")
         assert reason is not None
-        payload = handler.manual_event(tier, reason.strip(), _operator(operator))
-    outcomes = _run(lambda: handler.process(payload, settings, clients))
+        payload = manual_event(tier, reason.strip(), _operator(operator))
+    outcomes = _run(lambda: process(payload, settings, clients))
     _report(outcomes, as_json)
 
 
@@ -167,9 +186,11 @@ def resume(
     as_json: JsonOpt = False,
 ) -> None:
     """Clear the rollback hold (audited); the next `pulumi up` declares the schedule again."""
+    from components.rollback.function.rollbacks import Rollbacks
+
     if not reason.strip():
         raise _fail("--reason must say why the hold can be cleared")
-    handler, settings, clients = _runtime()
-    rollbacks = handler.Rollbacks(settings, clients)
+    settings, clients = _runtime()
+    rollbacks = Rollbacks(settings, clients)
     outcome = _run(lambda: rollbacks.resume(reason.strip(), _operator(operator)))
     _report([outcome], as_json)

@@ -1,23 +1,83 @@
-"""Shared fixtures: offline plans of the project's stacks (cached), stack-file copies, the CLI."""
+"""Shared fixtures: offline plans of the project's stacks (cached), the component mocks, stack-file
+copies, the CLI, the real tools, and the plan's tables.
+
+Tests that run the whole program, start a process or call an external tool are `slow`: marked
+here by the fixtures they use (`plan`, `promtool`, `amtool`, `cli`), by what their body calls
+(`run_cli`, `plan_of`, ...) or by their module.
+`make test-fast` runs the rest.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
-from infra.config import REPO_ROOT
 from rollout_cli.offline import PlanResult, run_plan
+from rollout_cli.stackfile import REPO_ROOT
 
 STACKS = ("sandbox", "prod")
 WEEKS = tuple(range(1, 13))
+DesignTable = dict[int, tuple[str, tuple[int, int, int]]]
+SLOW_FIXTURES = frozenset({"plan", "promtool", "amtool", "cli"})
+# Names whose use in a test body means a whole-program plan or another process.
+SLOW_CALLS = frozenset({"plan_of", "run_plan", "render_state", "run_cli", "Popen", "subprocess"})
 
 _PLANS: dict[tuple[str, int | None, str | None], PlanResult] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        code = getattr(getattr(item, "function", None), "__code__", None)
+        called = set(code.co_names) if code is not None else set()
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or SLOW_CALLS & called:
+            item.add_marker(pytest.mark.slow)
+
+
+# -- the plan's tables -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def design_table() -> DesignTable:
+    """The rollout plan's traffic table as written in the plan (week -> phase, weights)."""
+    spans = [
+        (1, 2, "Foundation", (100, 0, 0)),
+        (3, 4, "Policy & Validation", (100, 0, 0)),
+        (5, 6, "Code Generation (internal testing)", (50, 50, 0)),
+        (7, 7, "Canary (validation)", (20, 80, 0)),
+        (8, 8, "Canary (limited production)", (10, 10, 80)),
+        (9, 10, "Production launch", (5, 5, 90)),
+        (11, 11, "Retrospective", (5, 5, 90)),
+        (12, 12, "Optimization", (5, 5, 90)),
+    ]
+    return {w: (phase, weights) for a, b, phase, weights in spans for w in range(a, b + 1)}
+
+
+@pytest.fixture(scope="session")
+def held_ledger() -> dict[str, Any]:
+    """A ledger the rollback function wrote after moving traffic off canary at week 8."""
+    return {
+        "held": True,
+        "allocation": {"sandbox": 11, "canary": 0, "production": 89},
+        "reason": "CloudWatch alarm codex-rollout-prod-canary-error-rate",
+        "trigger": "cloudwatch-alarm",
+        "tier": "canary",
+        "at": "2026-11-26T10:00:00Z",
+        "eventId": "cloudwatch:arn:alarm:2026-11-26T10:00:00.000+0000",
+    }
+
+
+# -- whole-program plans -----------------------------------------------------------------------
 
 
 def plan_of(stack: str, week: int | None = None, ledger: str | None = None) -> PlanResult:
@@ -30,7 +90,69 @@ def plan_of(stack: str, week: int | None = None, ledger: str | None = None) -> P
 
 @pytest.fixture
 def plan() -> Callable[..., PlanResult]:
+    """`plan(stack, week=None, ledger=None)`: the offline plan, computed once per session."""
     return plan_of
+
+
+# -- one component under the SDK's mocks ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Created:
+    """One resource a component registered under the mocks."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Echo inputs as outputs; IAM roles get an ARN; remember every resource."""
+
+    def __init__(self) -> None:
+        self.created: list[Created] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ == "aws:iam/role:Role":
+            outputs["arn"] = f"arn:aws:iam::444455556666:role/{args.name}"
+        self.created.append(Created(args.typ, args.name, dict(args.inputs)))
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+def declare_under_mocks(build: Callable[[], pulumi.Output[Any]]) -> list[Created]:
+    """Run `build` (which declares resources, returning any output) under the SDK's mocks."""
+
+    def run() -> list[Created]:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        mocks = RecordingMocks()
+        pulumi.runtime.set_mocks(mocks, project="codex-rollout", stack="test", preview=False)
+
+        @pulumi.runtime.test
+        def program() -> pulumi.Output[Any]:
+            return build()
+
+        try:
+            program()
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+        return mocks.created
+
+    return contextvars.copy_context().run(run)
+
+
+@pytest.fixture(scope="session")
+def declare() -> Callable[[Callable[[], pulumi.Output[Any]]], list[Created]]:
+    """`declare(build)`: the resources `build` registers under the SDK's mock runtime."""
+    return declare_under_mocks
+
+
+# -- stack files and the command line ------------------------------------------------------------
 
 
 @pytest.fixture
@@ -61,3 +183,30 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         timeout=300,
         check=False,
     )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`cli(*args, cwd=None)`: the `rollout` console script in a fresh process."""
+    return run_cli
+
+
+# -- real tools ----------------------------------------------------------------------------------
+
+
+def tool(name: str) -> str:
+    """Path of a real validator; the suite fails (never skips) without it: `make test` installs
+    it (Debian: prometheus / prometheus-alertmanager)."""
+    path = shutil.which(name)
+    assert path, f"{name} is not installed (Debian: prometheus / prometheus-alertmanager)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    return tool("promtool")
+
+
+@pytest.fixture(scope="session")
+def amtool() -> str:
+    return tool("amtool")

@@ -1,1 +1,2 @@
-"""Automated rollback: the function (handler.py), its component, the Alertmanager contract."""
+"""Automated rollback: the function (the `function` package), its component, the Alertmanager
+contract."""

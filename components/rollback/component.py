@@ -4,8 +4,9 @@ One component per stack. It declares:
 - a KMS key (rotating) that encrypts everything below;
 - the rollback SNS topic (CloudWatch alarms and Alertmanager publish to it; the function
   subscribes) and the people topic (the function and the alarms notify it);
-- the function (python3.12, only `handler.py` packaged), its least-privilege role, dead-letter
-  queue, log group with retention, reserved concurrency and configuration environment;
+- the function (python3.12; its archive holds the `function` package and `rollout_rules`, see
+  `function_archive`), its least-privilege role, dead-letter queue, log group with retention,
+  reserved concurrency and configuration environment;
 - the audit table (DynamoDB, point-in-time recovery) and the ledger (SSM parameter, owned by the
   function after creation: the program never overwrites its value);
 - per tier with an environment, CloudWatch alarms on the tier's target group: 5xx share, p95
@@ -42,6 +43,7 @@ from pulumi_aws.lambda_ import (
     FunctionLoggingConfigArgs,
 )
 
+import rollout_rules
 from rollout_rules.contract import (
     ENV_AUDIT_TABLE,
     ENV_LEDGER_PARAMETER,
@@ -61,7 +63,11 @@ from rollout_rules.contract import (
 from rollout_rules.ledger import NOT_HELD
 from rollout_rules.rollback import RollbackPlan
 
-HANDLER = Path(__file__).resolve().parent / "handler.py"
+FUNCTION_DIR = Path(__file__).resolve().parent / "function"
+FUNCTION_PACKAGE = "rollback_function"
+"""The function package's name at the top of its archive."""
+FUNCTION_HANDLER = f"{FUNCTION_PACKAGE}.handler.handler"
+"""Lambda's handler setting: `handler` in the package's `handler` module."""
 RUNTIME = "python3.12"
 # Well inside the 120 s budget (a policy checks timeout <= limit); a normal run takes about a
 # second, the rest is room for throttling retries and waiting for another rollback's lock.
@@ -83,6 +89,26 @@ CONFIG_PATTERN = {
         "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
     },
 }
+
+
+def function_archive() -> dict[str, Path]:
+    """The function's archive: path inside the archive -> source file.
+
+    The function package under FUNCTION_PACKAGE and the `rollout_rules` package beside it, the
+    `.py` files only (no `__pycache__`). The function imports the standard library, boto3 and
+    botocore (the Lambda runtime provides them) and `rollout_rules`, so this is all it needs;
+    shipping `rollout_rules` itself keeps one copy of the rules for the program and the function.
+    The component packages exactly this, and the tests build their archive from it.
+    """
+    packages = {
+        FUNCTION_PACKAGE: FUNCTION_DIR,
+        "rollout_rules": Path(rollout_rules.__file__).resolve().parent,
+    }
+    return {
+        f"{name}/{source.name}": source
+        for name, directory in packages.items()
+        for source in sorted(directory.glob("*.py"))
+    }
 
 
 @dataclass(frozen=True)
@@ -255,9 +281,10 @@ class Rollback(pulumi.ComponentResource):
             name=f"codex-rollout-{args.stack}-rollback",
             description="Moves traffic off a failing tier in one listener update",
             runtime=RUNTIME,
-            handler="handler.handler",
-            # Only the handler is packaged: it imports the standard library and boto3 alone.
-            code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(HANDLER))}),
+            handler=FUNCTION_HANDLER,
+            code=pulumi.AssetArchive(
+                {path: pulumi.FileAsset(str(source)) for path, source in function_archive().items()}
+            ),
             role=role.arn,
             timeout=FUNCTION_TIMEOUT_SECONDS,
             memory_size=FUNCTION_MEMORY_MB,
@@ -585,7 +612,7 @@ def _function_policy(
     key_arn: pulumi.Input[str],
     log_group_arn: pulumi.Output[str],
 ) -> dict[str, Any]:
-    """Exactly what handler.py calls, each on its one resource."""
+    """Exactly what the function calls (its `store` module), each on its one resource."""
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from components.model import ConfigModel
+from rollout_rules.rollback import BudgetInputs, duration_seconds
 
 
 class RollbackConfig(ConfigModel):
@@ -21,3 +22,20 @@ class RollbackConfig(ConfigModel):
     alarm_evaluation_periods: int = Field(
         default=1, ge=1, le=5, description="Breaching periods before a rollback alarm fires."
     )
+
+    def budget_inputs(
+        self,
+        *,
+        prometheus_evaluation_interval: str,
+        health_check_interval: int,
+        health_check_unhealthy_threshold: int,
+    ) -> BudgetInputs:
+        """The rollback budget's terms: these settings and the other components' declared values."""
+        return BudgetInputs(
+            alarm_period=self.alarm_period_seconds,
+            alarm_evaluation_periods=self.alarm_evaluation_periods,
+            health_check_interval=health_check_interval,
+            health_check_unhealthy_threshold=health_check_unhealthy_threshold,
+            prometheus_evaluation_interval=duration_seconds(prometheus_evaluation_interval),
+            limit=self.budget_seconds,
+        )

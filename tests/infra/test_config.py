@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from infra.config import ConfigError, load_offline
+from rollout_cli.stackfile import load_offline
+from rollout_rules.errors import ConfigError
 from tests.conftest import STACKS, edit_stack
 
 

@@ -1,30 +1,12 @@
-"""Fixtures of the observability tests: the stack configs, the real tools."""
+"""Fixtures of the observability tests: the stack configs."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from infra.config import StackConfig, load_offline
+from infra.config import StackConfig
+from rollout_cli.stackfile import load_offline
 from tests.conftest import STACKS
-
-
-def tool(name: str) -> str:
-    """Path of a real validator; the suite fails (never skips) without it: CI installs it."""
-    path = shutil.which(name)
-    assert path, f"{name} is not installed (Debian: prometheus / prometheus-alertmanager)"
-    return path
-
-
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    return tool("promtool")
-
-
-@pytest.fixture(scope="session")
-def amtool() -> str:
-    return tool("amtool")
 
 
 @pytest.fixture(scope="session", params=STACKS)

@@ -26,6 +26,8 @@ import yaml
 from components.observability.alertmanager import Channels, alertmanager_config
 from infra.config import StackConfig
 
+pytestmark = pytest.mark.slow  # starts servers / renders whole plans
+
 TOPIC = "arn:aws:sns:eu-central-1:444455556666:codex-rollback"
 CANARY = {"service": "codegen-api", "tier": "canary"}
 PRODUCTION = {"service": "codegen-api", "tier": "production"}

@@ -1,28 +1,26 @@
 """The Observability component under Pulumi's mock runtime: what it declares, with which inputs.
 
-Two sources of recorded inputs: a local Mocks subclass (pulumi.runtime.set_mocks) to build the
+Two sources of recorded inputs: the shared component mocks (tests/conftest.py) to build the
 component alone with chosen arguments, and the project's offline plan (tests/conftest.py), which
 records the whole program as the engine would receive it (parents, dependencies, secrets).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
 from pydantic import SecretStr
 
-from components.observability import Observability, ObservabilityArgs
+from components.iam import ClusterIdentity
+from components.observability.component import Observability, ObservabilityArgs
 from infra.config import StackConfig
 from rollout_cli.offline import SECRET_SIG, PlanResult
-from tests.conftest import plan_of
+from rollout_rules.plan import week_plan
+from tests.conftest import Created, declare_under_mocks, plan_of
 
 TOPIC = "arn:aws:sns:eu-central-1:444455556666:codex-rollback"
 KEY = "arn:aws:kms:eu-central-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -30,57 +28,26 @@ REQUIRED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "codex
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
 
-@dataclass(frozen=True)
-class Created:
-    typ: str
-    name: str
-    inputs: dict[str, Any]
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Echo inputs as outputs; IAM roles get an ARN; remember every resource."""
-
-    def __init__(self) -> None:
-        self.created: list[Created] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        outputs = dict(args.inputs)
-        if args.typ == "aws:iam/role:Role":
-            outputs["arn"] = f"arn:aws:iam::444455556666:role/{args.name}"
-        self.created.append(Created(args.typ, args.name, dict(args.inputs)))
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
-
-
 def build(config: StackConfig, **overrides: Any) -> list[Created]:
-    """Declare the component alone under mocks; the resources it registered."""
-
-    def run() -> list[Created]:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        mocks = RecordingMocks()
-        pulumi.runtime.set_mocks(mocks, project="codex-rollout", stack="test", preview=False)
-        fields: dict[str, Any] = {
-            "config": config,
-            "tiers": ("sandbox", "canary"),
-            "rollback_topic_arn": TOPIC,
-            **overrides,
-        }
-
-        @pulumi.runtime.test
-        def program() -> pulumi.Output[str]:
-            return Observability("observability", ObservabilityArgs(**fields)).namespace
-
-        try:
-            program()
-        finally:
-            loop.close()
-            asyncio.set_event_loop(None)
-        return mocks.created
-
-    return contextvars.copy_context().run(run)
+    """Declare the component alone under mocks, with the program's arguments for `config`."""
+    fields: dict[str, Any] = {
+        "services": config.services,
+        "routed_service": config.routing.service,
+        "settings": config.observability,
+        "alerting": config.alerting,
+        "cluster": ClusterIdentity(
+            config.cluster.name, config.cluster.oidc_provider_arn, config.cluster.oidc_issuer
+        ),
+        "region": config.region,
+        "week": week_plan(config.rollout.week, config.schedule()),
+        "tags": config.tags.as_dict(),
+        "tiers": ("sandbox", "canary"),
+        "rollback_topic_arn": TOPIC,
+        **overrides,
+    }
+    return declare_under_mocks(
+        lambda: Observability("observability", ObservabilityArgs(**fields)).namespace
+    )
 
 
 def plain(value: Any) -> Any:

@@ -20,8 +20,9 @@ from components.observability.contract import METRICS
 from components.observability.dashboards import annotation_queries, panel_queries
 from rollout_cli.renderers.observability import render_files
 from components.observability.rules import rule_groups
-from infra.config import StackConfig, ThresholdsConfig
-from rollout_rules.plan import DEFAULT_PLAN, week_plan
+from components.observability.config import ThresholdsConfig
+from infra.config import StackConfig
+from rollout_rules.plan import week_plan
 
 CONTRACT_LABELS = {m.name: set(m.labels) for m in METRICS}
 CONTRACT = set(CONTRACT_LABELS)
@@ -56,7 +57,7 @@ def foreign_names(expr: str, allowed: set[str]) -> list[str]:
 
 @pytest.fixture
 def boards(stack_config: StackConfig, tmp_path: Path) -> dict[str, dict[str, Any]]:
-    render_files(stack_config, ("sandbox", "canary"), tmp_path)
+    render_files(stack_config, stack_config.rollout.week, tmp_path)
     files = sorted((tmp_path / "grafana").glob("*.json"))
     loaded = {path.stem: json.loads(path.read_text()) for path in files}
     assert {uid: board["uid"] for uid, board in loaded.items()} == {u: u for u in loaded}
@@ -284,7 +285,7 @@ def test_system_health_panels(boards: dict[str, dict[str, Any]]) -> None:
 def test_deployment_panels(boards: dict[str, dict[str, Any]], stack_config: StackConfig) -> None:
     board = boards["codex-deployment"]
     panels = board["panels"]
-    week = week_plan(stack_config.rollout.week, stack_config.schedule() or DEFAULT_PLAN)
+    week = week_plan(stack_config.rollout.week, stack_config.schedule())
     (text,) = [p for p in panels if p["type"] == "text"]
     content = text["options"]["content"]
     assert f"Week {week.week}" in content and week.phase in content

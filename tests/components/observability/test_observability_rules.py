@@ -17,7 +17,9 @@ import pytest
 import yaml
 
 from components.observability.rules import rule_groups
-from infra.config import StackConfig, ThresholdsConfig, load_offline
+from components.observability.config import ThresholdsConfig
+from infra.config import StackConfig
+from rollout_cli.stackfile import load_offline
 
 # The alert table of the issue: name -> the labels every alert of that name carries.
 SPEC: dict[str, dict[str, str]] = {

@@ -1,14 +1,22 @@
 """A stack's rollback surface under moto: ALB listener with weighted target groups, the ledger
 parameter, the audit table and the people topic (delivered to an SQS inbox to read back), plus
-builders for the events each trigger sends and a way to make AWS answer with an error once."""
+builders for the events each trigger sends and a way to make AWS answer with an error once.
+
+The same surface can be built in a moto server (`moto_endpoint`) for code that runs in another
+process, and `function_venv` is a clean virtualenv with only the boto3 the Lambda runtime has.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
+import re
+import socket
 import subprocess
+import sys
 import threading
+import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +30,29 @@ from moto.core.models import botocore_stubber
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
-from components.rollback import handler
 from components.rollback.alertmanager import MESSAGE_TEMPLATE
-from components.rollback.component import INITIAL_LEDGER
-from infra.rollback_plan import rollback_plan
+from components.rollback.function import handler, logs
+from components.rollback.function.settings import Settings
+from rollout_cli.stackfile import REPO_ROOT
+from rollout_rules.contract import (
+    ENV_AUDIT_TABLE,
+    ENV_LEDGER_PARAMETER,
+    ENV_LISTENER_ARN,
+    ENV_NOTIFY_TOPIC_ARN,
+    ENV_ROLLBACK_PLAN,
+    ENV_STACK,
+    ENV_TARGET_GROUPS,
+    arn_suffix,
+)
+from rollout_rules.ledger import NOT_HELD
 from rollout_rules.plan import tiers_with_environment, week_plan
+from rollout_rules.rollback import rollback_plan
 
+MakeStack = Callable[..., "RollbackStack"]
+WEEK_8_CANARY_FAILS = {"sandbox": 11, "canary": 0, "production": 89}
+"""Week 8 (10/10/80) with canary failing: its share spread over the others."""
+WEEK_8_NO_TIER = {"sandbox": 20, "canary": 80, "production": 0}
+"""Week 8's allocation for a trigger that names no tier: week 7's."""
 REGION = "eu-west-1"
 STACK = "test"
 LEDGER = f"/codex-rollout/{STACK}/rollback-ledger"
@@ -64,7 +89,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(Table, "put_item", atomic_put_item)
     monkeypatch.setattr(DynamoDBBackend, "delete_item", atomic_delete_item)
     monkeypatch.setattr(handler, "_CLIENTS", None)
-    monkeypatch.setattr(handler, "LOG_STREAM", None)  # the operator commands point it at stderr
+    monkeypatch.setattr(logs, "LOG_STREAM", None)  # the operator commands point it at stderr
     with mock_aws():
         yield
 
@@ -84,8 +109,8 @@ class RollbackStack:
     sqs: Any = field(repr=False)
 
     @property
-    def settings(self) -> handler.Settings:
-        return handler.Settings.from_env(self.env)
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env)
 
     def weights(self) -> dict[str, int]:
         listener = self.elbv2.describe_listeners(ListenerArns=[self.listener_arn])["Listeners"][0]
@@ -125,7 +150,7 @@ class RollbackStack:
                 )
 
     def suffix(self, tier: str) -> str:
-        return handler.arn_suffix(self.target_groups[tier])
+        return arn_suffix(self.target_groups[tier])
 
     def invoke(self, event: Any) -> dict[str, Any]:
         """The Lambda entry point, with this stack's configuration in the environment."""
@@ -136,85 +161,98 @@ class LambdaContext:
     aws_request_id = "req-0001"
 
 
+def build_stack(
+    client: Callable[[str], Any], week: int = 8, weights: dict[str, int] | None = None
+) -> RollbackStack:
+    """Create the stack's surface at `week` (default weights: that week's schedule) through
+    `client(service)`, as the component and the routing component declare it."""
+    ec2, elbv2, ssm = client("ec2"), client("elbv2"), client("ssm")
+    dynamodb, sns, sqs = client("dynamodb"), client("sns"), client("sqs")
+
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for i, zone in enumerate((f"{REGION}a", f"{REGION}b"))
+    ]
+    lb = elbv2.create_load_balancer(Name="codex-test", Subnets=subnets, Type="application")[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    tiers = tiers_with_environment(week)
+    groups = {
+        tier: elbv2.create_target_group(
+            Name=f"codex-{tier}-test",
+            Protocol="HTTP",
+            Port=8080,
+            VpcId=vpc,
+            TargetType="ip",
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for tier in tiers
+    }
+    start = weights or week_plan(week).allocation.as_dict()
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": arn, "Weight": start[tier]}
+                        for tier, arn in groups.items()
+                    ],
+                    "TargetGroupStickinessConfig": {"Enabled": False},
+                },
+            }
+        ],
+    )["Listeners"][0]["ListenerArn"]
+    # The value the component creates the parameter with.
+    ssm.put_parameter(Name=LEDGER, Value=json.dumps(NOT_HELD), Type="String")
+    dynamodb.create_table(
+        TableName=AUDIT_TABLE,
+        KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    topic = sns.create_topic(Name="people")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    env = {
+        ENV_STACK: STACK,
+        ENV_LISTENER_ARN: listener,
+        ENV_TARGET_GROUPS: json.dumps(groups),
+        ENV_ROLLBACK_PLAN: rollback_plan(week, tiers).to_json(),
+        ENV_LEDGER_PARAMETER: LEDGER,
+        ENV_AUDIT_TABLE: AUDIT_TABLE,
+        ENV_NOTIFY_TOPIC_ARN: topic,
+    }
+    return RollbackStack(week, env, listener, groups, inbox, elbv2, ssm, dynamodb, sqs)
+
+
+def mock_client(service: str) -> Any:
+    """A client of `service` under moto's in-process mock (the `aws` fixture)."""
+    return boto3.client(service, region_name=REGION)
+
+
 @pytest.fixture
 def make_stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., RollbackStack]:
-    """Build the stack at `week` (default weights: that week's schedule)."""
+    """`make_stack(week=8, weights=None)`: the stack under moto, its configuration in the
+    environment as the function gets it."""
 
-    def build(week: int = 8, weights: dict[str, int] | None = None) -> RollbackStack:
-        ec2 = boto3.client("ec2", region_name=REGION)
-        elbv2 = boto3.client("elbv2", region_name=REGION)
-        ssm = boto3.client("ssm", region_name=REGION)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-
-        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-        subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=zone)[
-                "Subnet"
-            ]["SubnetId"]
-            for i, zone in enumerate((f"{REGION}a", f"{REGION}b"))
-        ]
-        lb = elbv2.create_load_balancer(Name="codex-test", Subnets=subnets, Type="application")[
-            "LoadBalancers"
-        ][0]["LoadBalancerArn"]
-        tiers = tiers_with_environment(week)
-        groups = {
-            tier: elbv2.create_target_group(
-                Name=f"codex-{tier}-test",
-                Protocol="HTTP",
-                Port=8080,
-                VpcId=vpc,
-                TargetType="ip",
-            )["TargetGroups"][0]["TargetGroupArn"]
-            for tier in tiers
-        }
-        start = weights or week_plan(week).allocation.as_dict()
-        listener = elbv2.create_listener(
-            LoadBalancerArn=lb,
-            Protocol="HTTP",
-            Port=80,
-            DefaultActions=[
-                {
-                    "Type": "forward",
-                    "ForwardConfig": {
-                        "TargetGroups": [
-                            {"TargetGroupArn": arn, "Weight": start[tier]}
-                            for tier, arn in groups.items()
-                        ],
-                        "TargetGroupStickinessConfig": {"Enabled": False},
-                    },
-                }
-            ],
-        )["Listeners"][0]["ListenerArn"]
-        # The value the component creates the parameter with.
-        ssm.put_parameter(Name=LEDGER, Value=json.dumps(INITIAL_LEDGER), Type="String")
-        dynamodb.create_table(
-            TableName=AUDIT_TABLE,
-            KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
+    def make(week: int = 8, weights: dict[str, int] | None = None) -> RollbackStack:
+        stack = build_stack(
+            lambda service: boto3.client(service, region_name=REGION), week, weights
         )
-        topic = sns.create_topic(Name="people")["TopicArn"]
-        inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
-        env = {
-            "ROLLOUT_STACK": STACK,
-            "ROLLOUT_LISTENER_ARN": listener,
-            "ROLLOUT_TARGET_GROUPS": json.dumps(groups),
-            "ROLLOUT_ROLLBACK_PLAN": rollback_plan(week, tiers).to_json(),
-            "ROLLOUT_LEDGER_PARAMETER": LEDGER,
-            "ROLLOUT_AUDIT_TABLE": AUDIT_TABLE,
-            "ROLLOUT_NOTIFY_TOPIC_ARN": topic,
-        }
-        for name, value in env.items():
+        for name, value in stack.env.items():
             monkeypatch.setenv(name, value)
-        return RollbackStack(week, env, listener, groups, inbox, elbv2, ssm, dynamodb, sqs)
+        return stack
 
-    return build
+    return make
 
 
 # -- events as the triggers send them -------------------------------------------------------------
@@ -317,12 +355,9 @@ def alarm_message(
     }
 
 
-def render_alertmanager(alerts: list[dict[str, Any]], tmp_path: Path) -> str:
+def rendered_alertmanager_message(amtool: str, alerts: list[dict[str, Any]], work: Path) -> str:
     """The SNS message Alertmanager sends for `alerts`, rendered by the real amtool from the
     rollback receiver's template (Go text/template, Alertmanager's template functions)."""
-    amtool = shutil.which("amtool")
-    if amtool is None:
-        pytest.skip("amtool (Debian prometheus-alertmanager) is not installed")
     data = {
         "receiver": "rollback",
         "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
@@ -340,7 +375,7 @@ def render_alertmanager(alerts: list[dict[str, Any]], tmp_path: Path) -> str:
         "commonAnnotations": {},
         "externalURL": "http://alertmanager:9093",
     }
-    path = tmp_path / "alertmanager-data.json"
+    path = work / "alertmanager-data.json"
     path.write_text(json.dumps(data))
     result = subprocess.run(
         [
@@ -357,6 +392,12 @@ def render_alertmanager(alerts: list[dict[str, Any]], tmp_path: Path) -> str:
         timeout=30,
     )
     return result.stdout.strip()
+
+
+@pytest.fixture
+def render_alertmanager(amtool: str, tmp_path: Path) -> Callable[[list[dict[str, Any]]], str]:
+    """`render_alertmanager(alerts)`: the SNS message Alertmanager sends for `alerts`."""
+    return lambda alerts: rendered_alertmanager_message(amtool, alerts, tmp_path)
 
 
 def alert(
@@ -491,3 +532,80 @@ def inject_error(
 def log_lines(text: str) -> list[dict[str, Any]]:
     """The function's JSON log lines in captured stdout."""
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+# -- the function in a process of its own ----------------------------------------------------------
+
+
+def pinned(package: str) -> str:
+    """`package==version` as pyproject.toml pins it among the project's dependencies."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        if re.split(r"[=<>!~\[ ]", requirement, maxsplit=1)[0] == package:
+            return str(requirement)
+    raise AssertionError(f"{package} is not a dependency in pyproject.toml")
+
+
+@pytest.fixture(scope="session")
+def function_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a clean virtualenv holding boto3 alone (pyproject's pin), as the Lambda
+    runtime has it: nothing of this project, no pulumi, no pydantic."""
+    root = tmp_path_factory.mktemp("function-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=300)
+    python = root / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", pinned("boto3")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    return python
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def moto_endpoint(tmp_path: Path) -> Iterator[str]:
+    """The URL of a moto server on a free loopback port, stopped (by its PID) afterwards."""
+    port = _free_port()
+    log_path = tmp_path / "moto-server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"moto server did not start: {log_path.read_text()}"
+                    ) from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def server_client(endpoint: str) -> Callable[[str], Any]:
+    """`client(service)` against the moto server at `endpoint`, with its dummy credentials."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    return lambda service: session.client(service, endpoint_url=endpoint)

@@ -7,12 +7,15 @@ from collections.abc import Callable
 
 import pytest
 
-from components.rollback.handler import ENV_VARS, NOT_HELD, decide
-from infra.config import REPO_ROOT
-from rollout_cli.offline import SECRET_SIG, PlanResult, Record
-from infra.rollback_plan import LEDGER_KEYS, effective_allocation, parse_ledger, rollback_plan
-from rollout_rules.plan import Allocation, tiers_with_environment
+from components.rollback.component import FUNCTION_HANDLER, function_archive
+from components.rollback.function.decision import decide
 from policies.security import admin_statements
+from rollout_cli.offline import SECRET_SIG, PlanResult, Record
+from rollout_cli.stackfile import REPO_ROOT
+from rollout_rules.contract import ENV_VARS
+from rollout_rules.ledger import LEDGER_KEYS, NOT_HELD, effective_allocation, parse_ledger
+from rollout_rules.plan import Allocation, tiers_with_environment
+from rollout_rules.rollback import rollback_plan
 from tests.conftest import STACKS, WEEKS
 
 COMPONENT = "codex:rollback:Rollback"
@@ -200,9 +203,15 @@ def test_function(plan: Plan, stack: str) -> None:
     inputs = _one(result, "aws:lambda/function:Function").inputs
     config = result.config
     assert inputs["runtime"] == "python3.12"
-    assert inputs["handler"] == "handler.handler"
-    assert list(inputs["code"]["assets"]) == ["handler.py"]  # nothing but the handler packaged
-    assert inputs["code"]["assets"]["handler.py"]["path"].endswith("components/rollback/handler.py")
+    assert inputs["handler"] == FUNCTION_HANDLER == "rollback_function.handler.handler"
+    # The function package and rollout_rules, file by file, exactly as function_archive lays
+    # them out (the archive test runs that layout).
+    assets = inputs["code"]["assets"]
+    assert {path: asset["path"] for path, asset in assets.items()} == {
+        path: str(source) for path, source in function_archive().items()
+    }
+    assert "rollback_function/handler.py" in assets
+    assert "rollout_rules/rollback.py" in assets
     assert inputs["reservedConcurrentExecutions"] == config.rollback.reserved_concurrency
     assert inputs["timeout"] <= 120
     assert inputs["tags"]["purpose"] == "rollback"
@@ -318,7 +327,7 @@ def test_the_declared_initial_ledger_has_every_key_and_parses(plan: Plan, stack:
     scheduled = Allocation(10, 10, 80)
     effective = effective_allocation(scheduled, ledger, tiers_with_environment(8))
     assert (effective.allocation, effective.held) == (scheduled, False)
-    # The function starts from the same value: a rollback decides as from an unheld ledger.
+    # The function reads the same value: a rollback decides as from an unheld ledger.
     assert initial == NOT_HELD
     live = {"sandbox": 10, "canary": 10, "production": 80}
     planned = {"sandbox": 11, "canary": 0, "production": 89}

@@ -1,24 +1,22 @@
-"""`rollout rollback` and `rollout resume` (infra/rollback_cli.py): the function's code path,
+"""`rollout rollback` and `rollout resume` (rollout_cli/operator.py): the function's code path,
 driven from the command line against the stack under moto."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from components.rollback.function.store import Clients
 from rollout_cli.app import app
 from tests.components.rollback.conftest import (
-    RollbackStack,
+    MakeStack,
     alarm_message,
     inject_error,
     sns_event,
 )
-
-MakeStack = Callable[..., RollbackStack]
 
 
 def _rollout(*args: str) -> tuple[int, str, str]:
@@ -114,16 +112,14 @@ def test_missing_environment_is_exit_2(
 
 def test_aws_refusing_is_exit_1(make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch) -> None:
     stack = make_stack(week=8)
-    from components.rollback import handler
+    create = Clients.create
 
-    create = handler.Clients.create
-
-    def denied_clients(session: object = None) -> handler.Clients:
+    def denied_clients(session: object = None) -> Clients:
         clients = create()
         inject_error(clients.elbv2, "ModifyListener", code="AccessDenied", status=403)
         return clients
 
-    monkeypatch.setattr(handler.Clients, "create", staticmethod(denied_clients))
+    monkeypatch.setattr(Clients, "create", staticmethod(denied_clients))
     code, _, err = _rollout("rollback", "--tier", "canary", "--reason", "x")
     assert code == 1
     assert "error: rollback not completed:" in err

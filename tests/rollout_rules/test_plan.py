@@ -14,26 +14,15 @@ from rollout_rules.plan import (
     week_plan,
 )
 
-# The traffic table of DESIGN.md, typed in from the design document (not from the code).
-DESIGN_TABLE = {
-    1: ("Foundation", (100, 0, 0)),
-    2: ("Foundation", (100, 0, 0)),
-    3: ("Policy & Validation", (100, 0, 0)),
-    4: ("Policy & Validation", (100, 0, 0)),
-    5: ("Code Generation (internal testing)", (50, 50, 0)),
-    6: ("Code Generation (internal testing)", (50, 50, 0)),
-    7: ("Canary (validation)", (20, 80, 0)),
-    8: ("Canary (limited production)", (10, 10, 80)),
-    9: ("Production launch", (5, 5, 90)),
-    10: ("Production launch", (5, 5, 90)),
-    11: ("Retrospective", (5, 5, 90)),
-    12: ("Optimization", (5, 5, 90)),
-}
+from tests.conftest import WEEKS, DesignTable
+
+# The plan's traffic table comes from the `design_table` fixture, typed in from the rollout
+# plan (not from the code).
 
 
-@pytest.mark.parametrize("week", sorted(DESIGN_TABLE))
-def test_default_plan_is_the_design_table(week: int) -> None:
-    phase, weights = DESIGN_TABLE[week]
+@pytest.mark.parametrize("week", WEEKS)
+def test_default_plan_is_the_design_table(week: int, design_table: DesignTable) -> None:
+    phase, weights = design_table[week]
     row = week_plan(week)
     assert (row.phase, row.allocation) == (phase, Allocation(*weights))
     assert sum(row.allocation.as_dict().values()) == 100
@@ -82,7 +71,7 @@ def test_valid_custom_plan_is_accepted() -> None:
         ([], "no weeks"),
         ([WeekPlan(2, "x", Allocation(100, 0, 0))], "week 2 is out of order"),
         (_plan((100, 0, 0), (60, 50, 0)), "week 2: weights sum to 110, not 100"),
-        (_plan((101, -1, 0)), "week 1: sandbox weight 101 is not an integer from 0 to 100"),
+        (_plan((101, -1, 0)), "week 1: sandbox: 101 is not an integer from 0 to 100"),
         (_plan((0, 0, 100), (0, 10, 90)), "production share drops from 100 to 90"),
     ],
 )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
+from infra.ledger import LEDGER_INVOKE
+from rollout_cli.mocks import ledger_invokes
 from rollout_cli.offline import SECRET_SIG, PlanResult, export_state
+from rollout_rules.contract import ledger_parameter_name
 
 STACK_URN = "urn:pulumi:prod::codex-rollout::pulumi:pulumi:Stack::codex-rollout-prod"
 
@@ -112,3 +116,13 @@ def test_same_config_gives_the_same_state() -> None:
     first = export_state(run_plan("sandbox", 5))
     second = export_state(run_plan("sandbox", 5))
     assert first == second
+
+
+def test_offline_invoke_answers_like_get_parameters_by_path(held_ledger: dict[str, Any]) -> None:
+    answer = ledger_invokes("prod", json.dumps(held_ledger))[LEDGER_INVOKE]
+    found = answer({"path": "/codex-rollout/prod", "recursive": False})
+    assert found["names"] == [ledger_parameter_name("prod")]
+    assert json.loads(found["values"][0]) == held_ledger
+    assert answer({"path": "/codex-rollout/sandbox"})["names"] == []
+    empty = ledger_invokes("prod", None)[LEDGER_INVOKE]({"path": "/codex-rollout/prod"})
+    assert empty["names"] == [] and empty["values"] == []

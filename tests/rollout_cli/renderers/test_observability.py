@@ -12,6 +12,8 @@ import yaml
 from rollout_cli.render import render
 from tests.conftest import STACKS, plan_of
 
+pytestmark = pytest.mark.slow  # starts servers / renders whole plans
+
 
 @pytest.fixture(scope="module", params=[(s, w) for s in STACKS for w in (1, 8)], ids=str)
 def out(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:

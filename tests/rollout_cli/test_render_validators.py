@@ -11,9 +11,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
+pytestmark = pytest.mark.slow  # renders whole plans and runs checkov, kubernetes-validate
 import yaml
 
-from infra.config import REPO_ROOT
+from rollout_cli.stackfile import REPO_ROOT
 from rollout_cli.render import render
 from tests.conftest import STACKS, plan_of
 

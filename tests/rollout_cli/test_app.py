@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import edit_stack, run_cli
-from tests.infra.test_schedule import DESIGN_TABLE
+from tests.conftest import DesignTable, edit_stack, run_cli
 
 
-def test_schedule_json_is_the_design_table() -> None:
+def test_schedule_json_is_the_design_table(design_table: DesignTable) -> None:
     result = run_cli("schedule", "--stack", "prod", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [row["week"] for row in rows[:12]] == list(range(1, 13))
     for row in rows[:12]:
-        phase, (sandbox, canary, production) = DESIGN_TABLE[row["week"]]
+        phase, (sandbox, canary, production) = design_table[row["week"]]
         assert row == {
             "week": row["week"],
             "phase": phase,

@@ -9,8 +9,7 @@ import pytest
 
 from rollout_cli.offline import PlanResult
 from rollout_rules.plan import week_plan
-from tests.conftest import STACKS, WEEKS
-from tests.infra.test_schedule import DESIGN_TABLE
+from tests.conftest import STACKS, WEEKS, DesignTable
 
 TIERS = ("sandbox", "canary", "production")
 FIRST_TRAFFIC = {"sandbox": 1, "canary": 5, "production": 8}
@@ -32,7 +31,7 @@ def _groups(result: PlanResult) -> dict[str, dict]:
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("week", WEEKS)
 def test_listener_forwards_with_this_weeks_weights(
-    plan: Callable[..., PlanResult], stack: str, week: int
+    plan: Callable[..., PlanResult], stack: str, week: int, design_table: DesignTable
 ) -> None:
     result = plan(stack, week)
     groups = _groups(result)
@@ -41,7 +40,7 @@ def test_listener_forwards_with_this_weeks_weights(
         next(t for t, g in groups.items() if g["arn"] == tg["arn"]): tg["weight"]
         for tg in forward["targetGroups"]
     }
-    expected = dict(zip(TIERS, DESIGN_TABLE[week][1], strict=True))
+    expected = dict(zip(TIERS, design_table[week][1], strict=True))
     # Tiers with an environment appear with exactly the week's weight ...
     assert weights == {t: w for t, w in expected.items() if t in weights}
     # ... and exactly the tiers whose environment exists (from one week before traffic).

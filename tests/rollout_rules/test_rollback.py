@@ -7,18 +7,18 @@ import json
 
 import pytest
 
-from components.rollback import handler
-from infra.config import load_offline
-from infra.ledger import LEDGER_INVOKE, ledger_invokes, ledger_parameter_name
-from infra.rollback_plan import (
+from components.routing.component import (
+    HEALTH_CHECK_INTERVAL_SECONDS,
+    HEALTH_CHECK_UNHEALTHY_THRESHOLD,
+)
+from infra.config import StackConfig
+from rollout_cli.stackfile import load_offline
+from rollout_rules.rollback import (
     NO_TIER,
     BudgetInputs,
-    LedgerError,
     alarm_min_requests,
     budget_from_resources,
-    budget_inputs,
-    effective_allocation,
-    parse_ledger,
+    duration_seconds,
     previous_week,
     rollback_allocations,
     rollback_budget,
@@ -27,6 +27,15 @@ from infra.rollback_plan import (
 )
 from rollout_rules.plan import DEFAULT_PLAN, TIERS, Allocation, WeekPlan, tiers_with_environment
 from tests.conftest import STACKS, WEEKS
+
+def budget_inputs(config: StackConfig) -> BudgetInputs:
+    """The budget terms as the program computes them for `config`."""
+    return config.rollback.budget_inputs(
+        prometheus_evaluation_interval=config.observability.evaluation_interval,
+        health_check_interval=HEALTH_CHECK_INTERVAL_SECONDS,
+        health_check_unhealthy_threshold=HEALTH_CHECK_UNHEALTHY_THRESHOLD,
+    )
+
 
 # -- allocations ---------------------------------------------------------------------------------
 
@@ -137,9 +146,8 @@ def test_custom_plan_previous_week() -> None:
 
 
 def test_spread_invariants_over_every_split() -> None:
-    # The program and the function share one `spread`; these hold for every split of 100 over
-    # three tiers in steps of 5 and every set of failing tiers.
-    assert spread is handler.spread
+    # These hold for every split of 100 over three tiers in steps of 5 and every set of failing
+    # tiers.
     for s, c in itertools.product(range(0, 101, 5), repeat=2):
         if s + c > 100:
             continue
@@ -195,7 +203,9 @@ def test_longer_alarm_evaluation_breaks_the_budget() -> None:
 def test_min_requests_follow_the_traffic_threshold() -> None:
     config = load_offline("prod").model
     # 0.1 requests/s over a 60 s alarm period.
-    assert alarm_min_requests(config) == 6
+    assert alarm_min_requests(
+        config.observability.thresholds.min_request_rate, config.rollback.alarm_period_seconds
+    ) == 6
 
 
 def test_budget_matches_the_observability_rules() -> None:
@@ -206,33 +216,10 @@ def test_budget_matches_the_observability_rules() -> None:
         rules.rule_groups(config.services, config.observability.thresholds)
     )
     assert triggers, "no alert rule carries action=rollback"
-    from infra.rollback_plan import duration_seconds
 
     inputs = budget_inputs(config)
     assert max(duration_seconds(f) for f in triggers.values()) <= inputs.prometheus_rule_for
     assert duration_seconds(contract.ROLLBACK_ROUTE["group_wait"]) <= inputs.alertmanager_group_wait
-
-
-def test_plan_json_is_what_the_function_reads() -> None:
-    plan = rollback_plan(8, TIERS)
-    env = {
-        "ROLLOUT_STACK": "prod",
-        "ROLLOUT_LISTENER_ARN": "arn:aws:elasticloadbalancing:eu-central-1:1:listener/app/x/y/z",
-        "ROLLOUT_TARGET_GROUPS": json.dumps(
-            {t: f"arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/{t}/1" for t in TIERS}
-        ),
-        "ROLLOUT_ROLLBACK_PLAN": plan.to_json(),
-        "ROLLOUT_LEDGER_PARAMETER": "/codex-rollout/prod/rollback-ledger",
-        "ROLLOUT_AUDIT_TABLE": "audit",
-        "ROLLOUT_NOTIFY_TOPIC_ARN": "arn:aws:sns:eu-central-1:1:people",
-    }
-    settings = handler.Settings.from_env(env)
-    assert settings.week == 8
-    assert settings.allocation_for("canary") == {"sandbox": 11, "canary": 0, "production": 89}
-    assert settings.allocation_for(None) == {"sandbox": 20, "canary": 80, "production": 0}
-    budget = json.loads(env["ROLLOUT_ROLLBACK_PLAN"])["budget"]
-    assert budget["worstCaseSeconds"] == 105
-    assert budget["limitSeconds"] == 120
 
 
 def test_budget_from_resources_notices_a_slower_alarm() -> None:
@@ -262,81 +249,3 @@ def test_budget_from_resources_notices_a_slower_alarm() -> None:
     assert found[1].worst_case.seconds == 225
     assert not found[1].within_limit
     assert budget_from_resources([]) is None
-
-
-# -- ledger --------------------------------------------------------------------------------------
-
-HELD = {
-    "held": True,
-    "allocation": {"sandbox": 11, "canary": 0, "production": 89},
-    "reason": "CloudWatch alarm codex-rollout-prod-canary-error-rate",
-    "trigger": "cloudwatch-alarm",
-    "tier": "canary",
-    "at": "2026-11-26T10:00:00Z",
-    "eventId": "cloudwatch:arn:alarm:2026-11-26T10:00:00.000+0000",
-}
-
-
-def test_parse_ledger() -> None:
-    ledger = parse_ledger(json.dumps(HELD))
-    assert ledger.held
-    assert ledger.allocation == Allocation(11, 0, 89)
-    assert ledger.as_dict() == HELD
-    assert parse_ledger('{"held": false}').held is False
-
-
-@pytest.mark.parametrize(
-    ("text", "match"),
-    [
-        ("not json", r"ledger: not JSON"),
-        ("[]", r"ledger: list is not a ledger"),
-        ('{"held": "yes"}', r"ledger.held: 'yes' is not true or false"),
-        ('{"held": false, "colour": 1}', r"ledger.colour: unknown key"),
-        ('{"held": true}', r"ledger.trigger: required while held"),
-        (json.dumps({**HELD, "allocation": None}), r"ledger.allocation: required while held"),
-        (
-            json.dumps({**HELD, "allocation": {"sandbox": 50, "canary": 0, "production": 40}}),
-            r"ledger.allocation: weights sum to 90, not 100",
-        ),
-        (
-            json.dumps({**HELD, "allocation": {"staging": 100}}),
-            r"ledger.allocation.staging: not a tier",
-        ),
-        (json.dumps({**HELD, "tier": "qa"}), r"ledger.tier: 'qa' is not a tier"),
-    ],
-)
-def test_parse_ledger_rejects_with_one_line(text: str, match: str) -> None:
-    with pytest.raises(LedgerError, match=match):
-        parse_ledger(text)
-
-
-def test_held_ledger_wins_and_says_why() -> None:
-    scheduled = Allocation(5, 5, 90)
-    effective = effective_allocation(scheduled, parse_ledger(json.dumps(HELD)), TIERS)
-    assert effective.allocation == Allocation(11, 0, 89)
-    assert effective.held
-    assert effective.message is not None
-    assert "11/0/89 instead of the schedule's 5/5/90" in effective.message
-    assert "rollout resume" in effective.message
-    assert effective_allocation(scheduled, None, TIERS).allocation == scheduled
-    not_held = parse_ledger('{"held": false}')
-    assert effective_allocation(scheduled, not_held, TIERS) == effective_allocation(
-        scheduled, None, TIERS
-    )
-
-
-def test_held_allocation_on_a_tier_without_environment_stops() -> None:
-    with pytest.raises(LedgerError, match=r"ledger.allocation.production: 89 but tier"):
-        effective_allocation(
-            Allocation(100, 0, 0), parse_ledger(json.dumps(HELD)), ("sandbox", "canary")
-        )
-
-
-def test_offline_invoke_answers_like_get_parameters_by_path() -> None:
-    answer = ledger_invokes("prod", json.dumps(HELD))[LEDGER_INVOKE]
-    found = answer({"path": "/codex-rollout/prod", "recursive": False})
-    assert found["names"] == [ledger_parameter_name("prod")]
-    assert json.loads(found["values"][0]) == HELD
-    assert answer({"path": "/codex-rollout/sandbox"})["names"] == []
-    empty = ledger_invokes("prod", None)[LEDGER_INVOKE]({"path": "/codex-rollout/prod"})
-    assert empty["names"] == [] and empty["values"] == []

@@ -1,12 +1,7 @@
 """Assembles the codex-rollout policy pack. The engine starts it as
-``python -m pulumi.policy <engine-address> .`` from this directory."""
-
-import sys
-from pathlib import Path
-
-# Run as a script from the pack directory: make the repository root importable so the pack
-# loads in any virtualenv that has the pack's dependencies, installed project or not.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+``python -m pulumi.policy <engine-address> .`` from this directory, in the virtualenv named by
+PulumiPolicy.yaml, where the project is installed: ``policies`` and ``rollout_rules`` import
+from there."""
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 

@@ -30,12 +30,17 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from rollout_rules.contract import LISTENER_TYPE, TARGET_GROUP_TYPE
+
 __all__ = [
     "CIS_AWS",
     "CIS_K8S",
     "GDPR",
+    "LISTENER_TYPES",
+    "LOAD_BALANCER_TYPES",
     "OPENCHAIN",
     "SOC2",
+    "TARGET_GROUP_TYPES",
     "Control",
     "Report",
     "UnknownValueError",
@@ -284,6 +289,11 @@ def stack_name(urn: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # AWS specifics
 # ---------------------------------------------------------------------------------------------
+
+# pulumi-aws spells the load balancer resources under both its lb and its alb module.
+LISTENER_TYPES = (LISTENER_TYPE, "aws:alb/listener:Listener")
+TARGET_GROUP_TYPES = (TARGET_GROUP_TYPE, "aws:alb/targetGroup:TargetGroup")
+LOAD_BALANCER_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 
 
 def aws_provider_region(provider_props: Mapping[str, Any] | None) -> str | None:

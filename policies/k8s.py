@@ -14,6 +14,8 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
+from rollout_rules.contract import ANNOTATION_NEEDS_API_TOKEN
+
 from ._common import (
     CIS_K8S,
     SOC2,
@@ -225,8 +227,6 @@ k8s_resource_limits = resource_policy(
 # k8s-service-account-token
 # ---------------------------------------------------------------------------------------------
 
-TOKEN_ANNOTATION = "codex.dev/needs-api-token"
-
 
 def _validate_token(args: ResourceValidationArgs, report: Report) -> None:
     template = pod_template(args.resource_type, args.props)
@@ -238,17 +238,17 @@ def _validate_token(args: ResourceValidationArgs, report: Report) -> None:
     reasons: dict[str, Any] = {}
     for metadata in (get(args.props, "metadata"), pod_metadata):
         found: Mapping[str, Any] = annotations_of(metadata)
-        if TOKEN_ANNOTATION in found:
-            reasons[TOKEN_ANNOTATION] = found[TOKEN_ANNOTATION]
-    reason = reasons.get(TOKEN_ANNOTATION)
+        if ANNOTATION_NEEDS_API_TOKEN in found:
+            reasons[ANNOTATION_NEEDS_API_TOKEN] = found[ANNOTATION_NEEDS_API_TOKEN]
+    reason = reasons.get(ANNOTATION_NEEDS_API_TOKEN)
     if isinstance(reason, str) and reason.strip():
         return
-    if TOKEN_ANNOTATION in reasons:
-        report(f"Annotation {TOKEN_ANNOTATION} is present but gives no reason.")
+    if ANNOTATION_NEEDS_API_TOKEN in reasons:
+        report(f"Annotation {ANNOTATION_NEEDS_API_TOKEN} is present but gives no reason.")
     else:
         report(
             "The pod template does not set automountServiceAccountToken: false and is not "
-            f"annotated {TOKEN_ANNOTATION} with a reason."
+            f"annotated {ANNOTATION_NEEDS_API_TOKEN} with a reason."
         )
 
 
@@ -256,13 +256,13 @@ k8s_service_account_token = resource_policy(
     name="k8s-service-account-token",
     description=(
         "Pods do not automount a service account token unless annotated "
-        f"{TOKEN_ANNOTATION} with a reason."
+        f"{ANNOTATION_NEEDS_API_TOKEN} with a reason."
     ),
     severity=Severity.HIGH,
     controls=[Control.of(CIS_K8S, "5.1.6"), Control.of(SOC2, "CC6.1")],
     remediation=(
         "Set automountServiceAccountToken: false in the pod spec. A pod that calls the "
-        f"Kubernetes API instead carries the annotation {TOKEN_ANNOTATION}: '<why>' on the "
+        f"Kubernetes API instead carries the annotation {ANNOTATION_NEEDS_API_TOKEN}: '<why>' on the "
         "workload or its pod template."
     ),
     domain="kubernetes",

@@ -8,6 +8,8 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
+from rollout_rules.contract import LABEL_LICENSE
+
 from ._common import OPENCHAIN, SOC2, Control, Report, get, resource_policy, string_list_schema
 from ._workloads import WORKLOAD_TYPES, labels
 
@@ -87,7 +89,6 @@ license_approved_charts = resource_policy(
 # license-allowlist
 # ---------------------------------------------------------------------------------------------
 
-LICENSE_LABEL = "codex.dev/license"
 DEFAULT_ALLOWED_LICENSES = [
     "Apache-2.0",
     "MIT",
@@ -111,9 +112,9 @@ def _validate_licence(args: ResourceValidationArgs, report: Report) -> None:
     config = args.get_config()
     allowed = list(config.get("allowedLicenses", DEFAULT_ALLOWED_LICENSES))
     denied = list(config.get("deniedLicenses", DEFAULT_DENIED_LICENSES))
-    value = labels(args.props).get(LICENSE_LABEL)
+    value = labels(args.props).get(LABEL_LICENSE)
     if not isinstance(value, str) or not value:
-        report(f"Workload has no {LICENSE_LABEL} label.")
+        report(f"Workload has no {LABEL_LICENSE} label.")
     elif _denied(value, denied):
         report(f"Workload licence {value!r} is denied.")
     elif value not in allowed:
@@ -123,12 +124,12 @@ def _validate_licence(args: ResourceValidationArgs, report: Report) -> None:
 license_allowlist = resource_policy(
     name="license-allowlist",
     description=(
-        f"Workloads carry a {LICENSE_LABEL} label whose SPDX licence is allowed and not denied."
+        f"Workloads carry a {LABEL_LICENSE} label whose SPDX licence is allowed and not denied."
     ),
     severity=Severity.HIGH,
     controls=[Control.of(OPENCHAIN, "3.3.2"), Control.of(SOC2, "CC9.2")],
     remediation=(
-        f"Label the workload {LICENSE_LABEL}: <SPDX id> (LicenseRef-Codex-Proprietary for "
+        f"Label the workload {LABEL_LICENSE}: <SPDX id> (LicenseRef-Codex-Proprietary for "
         "in-house code). Replace components under AGPL-3.0, SSPL-1.0 or BUSL-1.1, or get a legal "
         "exception recorded in allowedLicenses."
     ),

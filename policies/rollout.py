@@ -30,11 +30,15 @@ resources by them (types are pulumi-aws v7 / pulumi-kubernetes v4 tokens):
 6. Rollback budget. The rollback ``aws:lambda/function:Function`` carries the tag ``purpose`` =
    ``rollback``; its environment variable ``ROLLOUT_ROLLBACK_PLAN`` is JSON holding
    ``{"budget": {"worstCaseSeconds": <n>, "limitSeconds": 120, "inputs": {...}}}`` (the
-   program's ``infra.rollback_plan.RollbackPlan``). The policy recomputes the worst case from
+   program's ``rollout_rules.rollback.RollbackPlan``). The policy recomputes the worst case from
    the declared rollback alarms (period x evaluation periods) and the tiers' health checks
-   (interval x unhealthy threshold) with ``infra.rollback_plan.budget_from_resources``, and
+   (interval x unhealthy threshold) with ``rollout_rules.rollback.budget_from_resources``, and
    holds the worse of the published and the derived figure to the limit: at most
    ``limitSeconds`` (itself at most ``maxRollbackSeconds``). Its ``timeout`` is within the limit.
+
+The tag keys, label and annotation keys, the plan variable, the tiers and the resource types are
+the contract's (``rollout_rules.contract``, ``rollout_rules.plan.TIERS``), the same names the
+program writes.
 """
 
 from __future__ import annotations
@@ -52,8 +56,23 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from rollout_rules.contract import (
+    ALARM_TYPE,
+    ANNOTATION_PAGERDUTY_ROUTE,
+    FUNCTION_TYPE,
+    PLAN_VARIABLE,
+    PURPOSE_ROLLBACK,
+    PURPOSE_TAG,
+    TIER_TAG,
+    TOPIC_TYPE,
+)
+from rollout_rules.plan import TIERS
+from rollout_rules.rollback import LIMIT_SECONDS, budget_from_resources
+
 from ._common import (
+    LISTENER_TYPES,
     SOC2,
+    TARGET_GROUP_TYPES,
     Control,
     Report,
     UnknownValueError,
@@ -68,22 +87,12 @@ from ._common import (
     stack_policy,
 )
 
-LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
-TARGET_GROUP_TYPES = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
-TOPIC = "aws:sns/topic:Topic"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-FUNCTION = "aws:lambda/function:Function"
 
 HTTPS_PORT = 443
-TIER_TAG = "tier"
-PURPOSE_TAG = "purpose"
-ROLLBACK = "rollback"
-PRODUCTION_TIER = "production"
-PAGERDUTY_ANNOTATION = "codex.dev/pagerduty-route"
-ALERTMANAGER_LABEL = "codex.dev/alertmanager-config"
-PLAN_VARIABLE = "ROLLOUT_ROLLBACK_PLAN"
-MAX_ROLLBACK_SECONDS = 120
+PRODUCTION_TIER = TIERS[-1]
+"""The last tier of the rollout, production: it takes traffic only once alerts page."""
+MAX_ROLLBACK_SECONDS = LIMIT_SECONDS
 MAX_UNHEALTHY_THRESHOLD = 3
 NO_LISTENER = f"the stack has no HTTPS listener (aws:lb/listener:Listener on port {HTTPS_PORT})"
 
@@ -235,9 +244,9 @@ rollout_weights_sum_to_100 = stack_policy(
 
 def rollback_topics(resources: list[PolicyResource]) -> list[PolicyResource]:
     found = []
-    for topic in by_type(resources, TOPIC):
+    for topic in by_type(resources, TOPIC_TYPE):
         try:
-            if tags_of(topic).get(PURPOSE_TAG) == ROLLBACK:
+            if tags_of(topic).get(PURPOSE_TAG) == PURPOSE_ROLLBACK:
                 found.append(topic)
         except UnknownValueError:
             continue
@@ -371,10 +380,12 @@ def _validate_tier_wiring(args: StackValidationArgs, report: Report) -> None:
     resources = args.resources
     live = [r for r in weighted_routes(args) if r.weight > 0 and r.target_group is not None]
     topics = rollback_topics(resources)
-    alarms = list(by_type(resources, ALARM))
+    alarms = list(by_type(resources, ALARM_TYPE))
     groups = list(by_type(resources, *TARGET_GROUP_TYPES))
     if live and not topics:
-        report(f"No SNS topic tagged {PURPOSE_TAG}={ROLLBACK}; rollback alarms have no target.")
+        report(
+            f"No SNS topic tagged {PURPOSE_TAG}={PURPOSE_ROLLBACK}; rollback alarms have no target."
+        )
     for route in live:
         group = route.target_group
         assert group is not None
@@ -414,7 +425,7 @@ def _validate_tier_wiring(args: StackValidationArgs, report: Report) -> None:
     for alarm in alarms:
         try:
             tags = tags_of(alarm)
-            if tags.get(PURPOSE_TAG) == ROLLBACK and not _wired(alarm, topics):
+            if tags.get(PURPOSE_TAG) == PURPOSE_ROLLBACK and not _wired(alarm, topics):
                 report(
                     f"Rollback alarm {alarm.name!r} does not notify the rollback topic "
                     "(alarmActions, actionsEnabled).",
@@ -506,7 +517,7 @@ def _annotated(resources: list[PolicyResource]) -> list[PolicyResource]:
         if not resource.resource_type.startswith("kubernetes:"):
             continue
         try:
-            if get(resource.props, "metadata", "annotations", PAGERDUTY_ANNOTATION) == "true":
+            if get(resource.props, "metadata", "annotations", ANNOTATION_PAGERDUTY_ROUTE) == "true":
                 found.append(resource)
         except UnknownValueError:
             continue
@@ -540,14 +551,14 @@ def _validate_pagerduty(args: StackValidationArgs, report: Report) -> None:
     for secret, _ in readable:
         if secret not in routed and secret in marked:
             report(
-                f"{secret.name!r} is annotated {PAGERDUTY_ANNOTATION}: 'true' but its Alertmanager "
+                f"{secret.name!r} is annotated {ANNOTATION_PAGERDUTY_ROUTE}: 'true' but its Alertmanager "
                 "configuration routes nothing to a pagerduty_configs receiver.",
                 secret.urn,
             )
     if not (routed or marked or _pagerduty_subscriptions(resources)):
         report(
             f"Production takes {production:g}% of traffic but no PagerDuty route exists (an "
-            f"Alertmanager config annotated {PAGERDUTY_ANNOTATION}: 'true', or an SNS "
+            f"Alertmanager config annotated {ANNOTATION_PAGERDUTY_ROUTE}: 'true', or an SNS "
             "subscription to events.pagerduty.com)."
         )
 
@@ -559,7 +570,7 @@ rollout_production_pagerduty = stack_policy(
     controls=[Control.of(SOC2, "CC7.3"), Control.of(SOC2, "CC7.4")],
     remediation=(
         "Route critical alerts to a receiver with pagerduty_configs in the Alertmanager config "
-        f"Secret and annotate it {PAGERDUTY_ANNOTATION}: 'true' (or subscribe the PagerDuty "
+        f"Secret and annotate it {ANNOTATION_PAGERDUTY_ROUTE}: 'true' (or subscribe the PagerDuty "
         "events endpoint to the alert topic) before the week that gives production weight."
     ),
     domain="rollout",
@@ -635,10 +646,6 @@ def _derived_budget(
 ) -> tuple[float, str, str] | str:
     """(seconds, trigger, breakdown) of the worst case recomputed from the declared rollback
     alarms and target groups, or a problem when the published plan gives no inputs to it."""
-    # Imported here: the program's module pulls in boto3 (through the rollback handler), which
-    # only this policy needs.
-    from rollout_rules.rollback import budget_from_resources
-
     try:
         budgets = budget_from_resources([_declared(function), *map(_declared, declared)])
     except (TypeError, ValueError) as err:
@@ -698,9 +705,9 @@ def _budget_resources(args: StackValidationArgs) -> list[PolicyResource]:
     """What the budget is derived from: the rollback alarms and the tiers' target groups (those
     the HTTPS listener forwards to)."""
     found: list[PolicyResource] = []
-    for alarm in by_type(args.resources, ALARM):
+    for alarm in by_type(args.resources, ALARM_TYPE):
         try:
-            if tags_of(alarm).get(PURPOSE_TAG) == ROLLBACK:
+            if tags_of(alarm).get(PURPOSE_TAG) == PURPOSE_ROLLBACK:
                 found.append(alarm)
         except UnknownValueError:
             continue
@@ -715,14 +722,14 @@ def _validate_budget(args: StackValidationArgs, report: Report) -> None:
         args.not_applicable(NO_LISTENER)
     ceiling = float(args.get_config().get("maxRollbackSeconds", MAX_ROLLBACK_SECONDS))
     functions = []
-    for function in by_type(args.resources, FUNCTION):
+    for function in by_type(args.resources, FUNCTION_TYPE):
         try:
-            if tags_of(function).get(PURPOSE_TAG) == ROLLBACK:
+            if tags_of(function).get(PURPOSE_TAG) == PURPOSE_ROLLBACK:
                 functions.append(function)
         except UnknownValueError:
             continue
     if not functions:
-        report(f"No Lambda function tagged {PURPOSE_TAG}={ROLLBACK} performs rollbacks.")
+        report(f"No Lambda function tagged {PURPOSE_TAG}={PURPOSE_ROLLBACK} performs rollbacks.")
     declared = _budget_resources(args)
     for function in functions:
         try:
@@ -746,7 +753,7 @@ rollout_rollback_budget = stack_policy(
         "Reduce the worst case (alarm period x evaluation periods, health check interval x "
         "unhealthy threshold, Prometheus and Alertmanager timings, the single listener update) "
         "until it is at most limitSeconds <= maxRollbackSeconds, publish the program's "
-        "recomputed plan (ROLLOUT_ROLLBACK_PLAN with budget.inputs) so the published and the "
+        f"recomputed plan ({PLAN_VARIABLE} with budget.inputs) so the published and the "
         "declared figures agree, and keep the function timeout within the limit."
     ),
     domain="rollout",

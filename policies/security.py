@@ -19,10 +19,14 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from rollout_rules.contract import FUNCTION_TYPE, TOPIC_TYPE
+
 from ._common import (
     CIS_AWS,
     CIS_K8S,
     GDPR,
+    LISTENER_TYPES,
+    LOAD_BALANCER_TYPES,
     SOC2,
     Control,
     Report,
@@ -43,8 +47,6 @@ from ._workloads import container_label, containers, pod_template
 # ---------------------------------------------------------------------------------------------
 # alb-listener-https-only
 # ---------------------------------------------------------------------------------------------
-
-LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 
 # ELB security policies that negotiate TLS 1.2 or newer only.
 DEFAULT_TLS_POLICIES = [
@@ -157,7 +159,6 @@ alb_listener_https_only = resource_policy(
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
-LOAD_BALANCER_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 PUBLIC_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 
@@ -402,7 +403,7 @@ def _env_literals(variables: Any) -> list[str]:
 def _validate_secrets(args: ResourceValidationArgs, report: Report) -> None:
     props = args.props
     kind = args.resource_type
-    if kind == "aws:lambda/function:Function":
+    if kind == FUNCTION_TYPE:
         names = _env_literals(get(props, "environment", "variables"))
         if names:
             report(
@@ -571,7 +572,7 @@ SSE_CONFIG_TYPES = (
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
 ELB_LOG_ALGORITHMS = frozenset({"AES256"})
 _KMS_KEY_FIELD = {
-    "aws:sns/topic:Topic": "kmsMasterKeyId",
+    TOPIC_TYPE: "kmsMasterKeyId",
     "aws:sqs/queue:Queue": "kmsMasterKeyId",
     "aws:cloudwatch/logGroup:LogGroup": "kmsKeyId",
 }

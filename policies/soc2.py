@@ -9,8 +9,11 @@ from pathlib import Path
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
+from rollout_rules.contract import LABEL_TIER
+
 from ._common import (
     GDPR,
+    LOAD_BALANCER_TYPES,
     SOC2,
     Control,
     Report,
@@ -28,7 +31,7 @@ from ._workloads import WORKLOAD_TYPES, labels
 # ---------------------------------------------------------------------------------------------
 
 REQUIRED_TAGS = ["owner", "cost-center", "environment", "data-classification"]
-REQUIRED_LABELS = ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "codex.dev/tier"]
+REQUIRED_LABELS = ["app.kubernetes.io/name", "app.kubernetes.io/part-of", LABEL_TIER]
 DATA_CLASSIFICATIONS = ["public", "internal", "confidential", "personal"]
 CLASSIFICATION_TAG = "data-classification"
 
@@ -69,7 +72,7 @@ soc2_required_tags = resource_policy(
     description=(
         "Taggable AWS resources carry owner, cost-center, environment and data-classification; "
         "Kubernetes workloads carry app.kubernetes.io/name, app.kubernetes.io/part-of and "
-        "codex.dev/tier."
+        f"{LABEL_TIER}."
     ),
     severity=Severity.MEDIUM,
     controls=[Control.of(SOC2, "CC6.1"), Control.of(SOC2, "C1.1"), Control.of(GDPR, "Art. 30")],
@@ -96,7 +99,6 @@ soc2_required_tags = resource_policy(
 # soc2-audit-logging
 # ---------------------------------------------------------------------------------------------
 
-LOAD_BALANCER_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 TABLE = "aws:dynamodb/table:Table"
 
 

@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.table import Table
 from typer._click.exceptions import ClickException, UsageError  # typer's vendored click
 
-from rollout_cli.stackfile import load_offline, project_root
-from rollout_rules.errors import ConfigError
-from rollout_cli.policycheck import policy_app
 from rollout_cli.operator import register as register_rollback
+from rollout_cli.policy.cli import policy_app
+from rollout_cli.stackfile import load_offline, project_root
+from rollout_cli.stackfile import stacks as stack_names
+from rollout_rules.errors import ConfigError
 from rollout_rules.plan import TIERS, table
 
 app = typer.Typer(
@@ -87,6 +88,30 @@ def config_validate(stack: StackOpt) -> None:
     )
 
 
+# -- stacks ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def stacks(as_json: JsonOpt = False) -> None:
+    """List the stacks (one per Pulumi.<stack>.yaml) with their region and week.
+
+    CI builds its matrix from this list, and takes each stack's AWS region from it.
+    """
+    root = project_root()
+    rows = []
+    for name in stack_names(root):
+        try:
+            model = load_offline(name, root).model
+        except ConfigError as err:
+            raise fail(str(err)) from None
+        rows.append({"stack": name, "region": model.region, "week": model.rollout.week})
+    if as_json:
+        print(json.dumps(rows))
+        return
+    for row in rows:
+        out.print(f"{row['stack']}\t{row['region']}\tweek {row['week']}")
+
+
 # -- schedule -------------------------------------------------------------------------------------
 
 
@@ -126,9 +151,9 @@ def plan(
     from rollout_cli.policy_summary import prestart
     from rollout_cli.summary import summarise
 
-    prestart()  # the pack's start-up overlaps the offline run on the other core
+    pack = prestart()  # the pack's start-up overlaps the offline run on the other core
     result = _plan(stack, week, ledger)
-    summary = summarise(result)
+    summary = summarise(result, pack)
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:

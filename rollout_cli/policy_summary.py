@@ -2,8 +2,9 @@
 
 Called by rollout_cli.summary.summarise. Mandatory violations make the plan invalid;
 advisory ones are listed. The pack runs as in `rollout policy check` (its own process, spoken to
-over the analyzer protocol) with the default policy config. `prestart()` launches the pack
-before the program runs, so its start-up overlaps the offline run on another core.
+over the analyzer protocol) with the default policy config. `prestart()` launches the pack in
+the background and returns the handle that `rollout plan` passes on to the summary, so the
+pack's start-up overlaps the offline run on another core.
 """
 
 from __future__ import annotations
@@ -11,37 +12,40 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from rollout_cli.offline import PlanResult
-from rollout_cli.policycheck import PolicyCheckError, PolicyHost, Report, plan_state, policy_verdict
+from rollout_cli.policy.errors import PolicyCheckError
+from rollout_cli.policy.host import PolicyHost, evaluate
+from rollout_cli.policy.report import Report
+from rollout_cli.policy.state import plan_state
 from rollout_cli.summary import Section
 
-_started: Future[PolicyHost] | None = None
+StartingPack = Future[PolicyHost]
+"""A policy pack starting in the background; `policy_section` takes it over and stops it."""
 
 
-def prestart() -> None:
-    """Start the policy pack in the background for the next policy_section call."""
-    global _started
-    if _started is None:
-        _started = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-pack").submit(
-            PolicyHost
-        )
+def prestart() -> StartingPack:
+    """Start the policy pack in the background, for one `policy_section` call."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-pack")
+    started = executor.submit(PolicyHost)
+    executor.shutdown(wait=False)
+    return started
 
 
-def _verdict(plan: PlanResult) -> Report:
-    global _started
-    if _started is None:
-        return policy_verdict(plan)
-    started, _started = _started, None
-    host = started.result()
+def _verdict(plan: PlanResult, pack: StartingPack | None) -> Report:
+    if pack is None:
+        return evaluate(plan_state(plan), source="offline plan")
+    host = pack.result()
     try:
         return host.evaluate(plan_state(plan), None, "offline plan")
     finally:
         host.close()
 
 
-def policy_section(plan: PlanResult) -> Section:
+def policy_section(plan: PlanResult, pack: StartingPack | None = None) -> Section:
+    """The pack's verdict on `plan`, from `pack` when one was pre-started, else a pack started
+    (and stopped) here."""
     section = Section("policy")
     try:
-        report = _verdict(plan)
+        report = _verdict(plan, pack)
     except PolicyCheckError as err:
         section.problems.append(f"policy pack could not run: {err}")
         return section

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from rollout_cli.offline import PlanResult
 from rollout_rules.plan import TIERS
+
+if TYPE_CHECKING:
+    from rollout_cli.policy_summary import StartingPack
 
 LISTENER_TYPE = "aws:lb/listener:Listener"
 TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
@@ -124,8 +127,12 @@ class Summary:
         )
 
 
-def summarise(plan: PlanResult) -> Summary:
+def summarise(plan: PlanResult, pack: StartingPack | None = None) -> Summary:
+    """Every section of the plan summary; the policy section evaluates with `pack` when one was
+    pre-started (`policy_summary.prestart`), else starts the pack itself."""
     from rollout_cli.policy_summary import policy_section
     from rollout_cli.rollback_summary import rollback_section
 
-    return Summary(plan, [routing_section(plan), policy_section(plan), rollback_section(plan)])
+    return Summary(
+        plan, [routing_section(plan), policy_section(plan, pack), rollback_section(plan)]
+    )

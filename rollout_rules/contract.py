@@ -10,7 +10,7 @@ from __future__ import annotations
 PROJECT = "codex-rollout"
 """The Pulumi project name, also the config namespace (`codex-rollout:<key>`)."""
 
-# -- the rollback function's environment ------------------------------------------------------
+# -- the rollback function's environment ----------------------------------------------------------
 
 ENV_STACK = "ROLLOUT_STACK"
 ENV_LISTENER_ARN = "ROLLOUT_LISTENER_ARN"
@@ -53,7 +53,7 @@ ANNOTATION_PAGERDUTY_ROUTE = "codex.dev/pagerduty-route"
 """Annotation on the Alertmanager config Secret that routes critical alerts to PagerDuty."""
 ANNOTATION_NEEDS_API_TOKEN = "codex.dev/needs-api-token"
 
-# -- names ------------------------------------------------------------------------------------------
+# -- names ----------------------------------------------------------------------------------------
 
 NAME_PREFIX = "codex"
 """First word of every AWS name the program gives (load balancer, target groups, alarms)."""
@@ -99,7 +99,7 @@ def arn_suffix(arn: str) -> str:
     return arn.split(":", 5)[5] if arn.count(":") >= 5 else arn
 
 
-# -- events -----------------------------------------------------------------------------------------
+# -- events ---------------------------------------------------------------------------------------
 
 MANUAL_SOURCE = "codex-rollout.operator"
 """EventBridge `source` of a manual rollback (`rollout rollback`)."""
@@ -107,7 +107,7 @@ MANUAL_DETAIL_TYPE = "Manual Rollback"
 GUARDDUTY_MIN_SEVERITY = 7
 """GuardDuty findings from this severity (high) trigger a rollback."""
 
-# -- resource types the pack and the tools look for -------------------------------------------------
+# -- resource types the pack and the tools look for -----------------------------------------------
 
 FUNCTION_TYPE = "aws:lambda/function:Function"
 ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"

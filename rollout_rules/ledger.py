@@ -18,7 +18,6 @@ from rollout_rules.plan import TIERS, Allocation, weights_error
 __all__ = ["LEDGER_KEYS", "NOT_HELD", "EffectiveAllocation", "Ledger", "LedgerError"]
 
 
-
 @dataclass(frozen=True)
 class Ledger:
     """The rollback ledger (JSON keys: held, allocation, reason, trigger, tier, at, eventId)."""

@@ -302,5 +302,3 @@ def rollback_plan(
     inputs: BudgetInputs = BudgetInputs(),
 ) -> RollbackPlan:
     return RollbackPlan(week, rollback_allocations(week, tiers, plan), rollback_budget(inputs))
-
-

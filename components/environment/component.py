@@ -58,8 +58,8 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgs
 
-from components.labels import k8s_labels, namespace_for, selector_labels
 from components.environment.config import ServiceConfig, TierSizing
+from components.labels import k8s_labels, namespace_for, selector_labels
 
 # Pods run as this unprivileged user; above 10000 so it never collides with a host user.
 RUN_AS_USER = 10001

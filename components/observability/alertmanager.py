@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from components import yaml_text
-from components.rollback import alertmanager as rollback_contract
 from components.observability.config import AlertingConfig
+from components.rollback import alertmanager as rollback_contract
 
 ROLLBACK_RECEIVER = rollback_contract.RECEIVER
 PAGERDUTY_RECEIVER = "pagerduty"

@@ -19,14 +19,13 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm.v3 import RepositoryOptsArgs
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from components.iam import ServiceAccountIdentity, irsa_role
+from components.environment.config import ServiceConfig
+from components.iam import ClusterIdentity, ServiceAccountIdentity, irsa_role
 from components.labels import k8s_labels, selector_labels
 from components.observability import alertmanager as am
 from components.observability import charts
-from components.observability.dashboards import dashboards, to_json
-from components.environment.config import ServiceConfig
-from components.iam import ClusterIdentity
 from components.observability.config import AlertingConfig, ObservabilityConfig
+from components.observability.dashboards import dashboards, to_json
 from components.observability.rules import rollback_triggers, rule_groups
 from rollout_rules.contract import (
     ANNOTATION_PAGERDUTY_ROUTE,

@@ -30,8 +30,8 @@ from grafana_foundation_sdk.models.common import (
     LegendDisplayMode,
 )
 
-from components.observability import rules as r
 from components.environment.config import ServiceConfig
+from components.observability import rules as r
 from components.observability.config import ThresholdsConfig
 from rollout_rules.plan import WeekPlan
 

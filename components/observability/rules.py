@@ -38,9 +38,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.observability.contract import METRIC_NAMES
 from components.environment.config import ServiceConfig
 from components.observability.config import ThresholdsConfig
+from components.observability.contract import METRIC_NAMES
 
 # -- recording rule names (`level:metric:operations`) -----------------------------------------
 

@@ -21,7 +21,7 @@ and fingerprint + startsAt make the event id, so Alertmanager's repeat notificat
 alert are duplicates, not new rollbacks.
 
 `sns_config` and ROLLBACK_ROUTE are what the Observability component puts in the Alertmanager
-configuration; group_wait is part of the rollback budget (infra/rollback_plan.py).
+configuration; group_wait is part of the rollback budget (rollout_rules/rollback.py).
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ def target_group_name(tier: str, stack: str) -> str:
         raise ValueError(f"target group name {name!r} lacks {TARGET_GROUP_NAME_PREFIX!r}")
     return name
 
+
 # Health checks: a tier is out after 3 consecutive failures 10 s apart (30 s), back after 2.
 HEALTH_CHECK_INTERVAL_SECONDS = 10
 HEALTH_CHECK_UNHEALTHY_THRESHOLD = 3

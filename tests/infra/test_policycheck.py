@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from rollout_cli.offline import SECRET_SIG as SIG_KEY
-from rollout_cli.offline import UNKNOWN
 from rollout_cli.policycheck import (
     PolicyCheckError,
     PolicyConfig,
@@ -32,6 +29,9 @@ from rollout_cli.policycheck import (
     render_text,
     to_wire,
 )
+
+from rollout_cli.offline import SECRET_SIG as SIG_KEY
+from rollout_cli.offline import UNKNOWN
 from tests.conftest import STACKS, WEEKS, plan_of, run_cli
 from tests.policies.state import SECRET_SIG, TAGS, StateBuilder, deployment
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
+from rollout_cli.stackfile import REPO_ROOT
 from tests.conftest import DesignTable, edit_stack, run_cli
 
 
@@ -145,3 +149,26 @@ def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], message: str) -
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_stacks_lists_every_stack_file_with_its_region(stack_root: Path) -> None:
+    shutil.copy(stack_root / "Pulumi.prod.yaml", stack_root / "Pulumi.prod-us.yaml")
+    edit_stack(stack_root, "prod-us", lambda c: c.update({"aws:region": "us-east-1"}))
+    result = run_cli("stacks", "--json", cwd=stack_root)
+    assert result.returncode == 0, result.stderr
+    expected = {
+        path.name[len("Pulumi.") : -len(".yaml")]: yaml.safe_load(path.read_text())["config"][
+            "aws:region"
+        ]
+        for path in stack_root.glob("Pulumi.*.yaml")
+    }
+    assert {row["stack"]: row["region"] for row in json.loads(result.stdout)} == expected
+    assert expected["prod-us"] == "us-east-1"
+
+
+def test_ci_workflows_take_stacks_and_regions_from_the_stack_files() -> None:
+    region = re.compile(r"\b[a-z]{2}-(central|west|east|north|south)-[0-9]\b")
+    for workflow in (REPO_ROOT / ".github" / "workflows").glob("*.yml"):
+        text = workflow.read_text()
+        assert not region.search(text), f"{workflow.name} hard-codes a region"
+        assert "[sandbox, prod]" not in text, f"{workflow.name} hard-codes the stack list"

@@ -12,12 +12,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-pytestmark = pytest.mark.slow  # renders whole plans and runs checkov, kubernetes-validate
 import yaml
 
-from rollout_cli.stackfile import REPO_ROOT
 from rollout_cli.render import render
+from rollout_cli.stackfile import REPO_ROOT
 from tests.conftest import STACKS, plan_of
+
+pytestmark = pytest.mark.slow  # renders whole plans and runs checkov, kubernetes-validate
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 SKIPS = REPO_ROOT / "tools" / "checkov-skips.yaml"

@@ -13,7 +13,6 @@ from rollout_rules.plan import TIERS, Allocation
 # -- ledger --------------------------------------------------------------------------------------
 
 
-
 def test_parse_ledger(held_ledger: dict[str, Any]) -> None:
     ledger = parse_ledger(json.dumps(held_ledger))
     assert ledger.held
@@ -69,5 +68,3 @@ def test_held_allocation_on_a_tier_without_environment_stops(held_ledger: dict[s
         effective_allocation(
             Allocation(100, 0, 0), parse_ledger(json.dumps(held_ledger)), ("sandbox", "canary")
         )
-
-

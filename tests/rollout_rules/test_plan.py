@@ -13,7 +13,6 @@ from rollout_rules.plan import (
     validate_plan,
     week_plan,
 )
-
 from tests.conftest import WEEKS, DesignTable
 
 # The plan's traffic table comes from the `design_table` fixture, typed in from the rollout

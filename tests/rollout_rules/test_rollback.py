@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 
 import pytest
 
@@ -13,6 +12,7 @@ from components.routing.component import (
 )
 from infra.config import StackConfig
 from rollout_cli.stackfile import load_offline
+from rollout_rules.plan import DEFAULT_PLAN, TIERS, Allocation, WeekPlan, tiers_with_environment
 from rollout_rules.rollback import (
     NO_TIER,
     BudgetInputs,
@@ -25,8 +25,8 @@ from rollout_rules.rollback import (
     rollback_plan,
     spread,
 )
-from rollout_rules.plan import DEFAULT_PLAN, TIERS, Allocation, WeekPlan, tiers_with_environment
 from tests.conftest import STACKS, WEEKS
+
 
 def budget_inputs(config: StackConfig) -> BudgetInputs:
     """The budget terms as the program computes them for `config`."""
@@ -203,9 +203,12 @@ def test_longer_alarm_evaluation_breaks_the_budget() -> None:
 def test_min_requests_follow_the_traffic_threshold() -> None:
     config = load_offline("prod").model
     # 0.1 requests/s over a 60 s alarm period.
-    assert alarm_min_requests(
-        config.observability.thresholds.min_request_rate, config.rollback.alarm_period_seconds
-    ) == 6
+    assert (
+        alarm_min_requests(
+            config.observability.thresholds.min_request_rate, config.rollback.alarm_period_seconds
+        )
+        == 6
+    )
 
 
 def test_budget_matches_the_observability_rules() -> None:

@@ -15,8 +15,8 @@ import yaml
 from pydantic import SecretStr
 
 from components.observability.alertmanager import routes_to_pagerduty
-from rollout_cli.renderers.observability import render_files
 from infra.config import StackConfig
+from rollout_cli.renderers.observability import render_files
 
 TOPIC = "arn:aws:sns:eu-west-1:111122223333:rollback-topic"
 PAIR = {"service": "codegen-api", "tier": "canary"}

@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 from components.observability import rules as r
+from components.observability.config import ThresholdsConfig
 from components.observability.contract import METRICS
 from components.observability.dashboards import annotation_queries, panel_queries
-from rollout_cli.renderers.observability import render_files
 from components.observability.rules import rule_groups
-from components.observability.config import ThresholdsConfig
 from infra.config import StackConfig
+from rollout_cli.renderers.observability import render_files
 from rollout_rules.plan import week_plan
 
 CONTRACT_LABELS = {m.name: set(m.labels) for m in METRICS}

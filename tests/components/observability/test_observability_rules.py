@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.observability.rules import rule_groups
 from components.observability.config import ThresholdsConfig
+from components.observability.rules import rule_groups
 from infra.config import StackConfig
 from rollout_cli.stackfile import load_offline
 

@@ -538,9 +538,10 @@ def log_lines(text: str) -> list[dict[str, Any]]:
 
 
 def pinned(package: str) -> str:
-    """`package==version` as pyproject.toml pins it among the project's dependencies."""
+    """`package==version` as pyproject.toml pins it (dependencies or an optional extra)."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    for requirement in project["dependencies"]:
+    extras = project.get("optional-dependencies", {}).values()
+    for requirement in [*project["dependencies"], *(r for extra in extras for r in extra)]:
         if re.split(r"[=<>!~\[ ]", requirement, maxsplit=1)[0] == package:
             return str(requirement)
     raise AssertionError(f"{package} is not a dependency in pyproject.toml")

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 import yaml
 
 from rollout_cli.render import render

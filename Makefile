@@ -1,5 +1,6 @@
 # Entry points. `make plan` is the main job (offline plan of the sandbox stack); `make test` runs
-# the whole suite (lint, type check, pytest). Both create .venv and install on first use.
+# the whole suite (lint, type check, pytest). Both create .venv and install on first use; `make
+# test` also installs the system tools the tests run (tools/system-deps.sh).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 SOURCES := rollout_rules infra components policies rollout_cli
 
-.PHONY: plan test test-fast lint typecheck pytest install tools bench clean
+.PHONY: plan test test-fast lint typecheck pytest install tools system-tools bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,12 @@ $(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
 
 install: $(STAMP)
 
-tools: $(CHECKOV_VENV)/.installed
+tools: $(CHECKOV_VENV)/.installed system-tools
+
+# promtool, amtool and the Prometheus and Alertmanager servers: installed with apt-get where it
+# exists and they are missing; elsewhere one line says what to install.
+system-tools:
+	bash tools/system-deps.sh
 
 plan: $(STAMP)
 	$(BIN)/rollout plan --stack sandbox

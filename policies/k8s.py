@@ -262,8 +262,8 @@ k8s_service_account_token = resource_policy(
     controls=[Control.of(CIS_K8S, "5.1.6"), Control.of(SOC2, "CC6.1")],
     remediation=(
         "Set automountServiceAccountToken: false in the pod spec. A pod that calls the "
-        f"Kubernetes API instead carries the annotation {ANNOTATION_NEEDS_API_TOKEN}: '<why>' on the "
-        "workload or its pod template."
+        "Kubernetes API instead carries the annotation "
+        f"{ANNOTATION_NEEDS_API_TOKEN}: '<why>' on the workload or its pod template."
     ),
     domain="kubernetes",
     validate=_validate_token,

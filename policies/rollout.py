@@ -551,8 +551,8 @@ def _validate_pagerduty(args: StackValidationArgs, report: Report) -> None:
     for secret, _ in readable:
         if secret not in routed and secret in marked:
             report(
-                f"{secret.name!r} is annotated {ANNOTATION_PAGERDUTY_ROUTE}: 'true' but its Alertmanager "
-                "configuration routes nothing to a pagerduty_configs receiver.",
+                f"{secret.name!r} is annotated {ANNOTATION_PAGERDUTY_ROUTE}: 'true' but its "
+                "Alertmanager configuration routes nothing to a pagerduty_configs receiver.",
                 secret.urn,
             )
     if not (routed or marked or _pagerduty_subscriptions(resources)):

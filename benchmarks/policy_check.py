@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from rollout_cli.offline import render_state
-from rollout_cli.policycheck import PolicyHost
+from rollout_cli.policy.host import PolicyHost
+from rollout_rules.contract import STACK_TYPE
 
-SHARED = ("pulumi:pulumi:Stack", "pulumi:providers:")
+SHARED = (STACK_TYPE, "pulumi:providers:")
 
 
 def generate(stack: str, week: int, target: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from components.yaml_text import to_yaml
 from rollout_cli.offline import SECRET_SIG, SECRET_VALUE, PlanResult, Record, conceal
+from rollout_rules.contract import STACK_TYPE
 
 # Placeholder written wherever a secret value would be; keeps the document valid.
 SECRET_PLACEHOLDER = "offline-secret-placeholder"
@@ -178,8 +179,8 @@ def _paths(old: Any, new: Any, path: str) -> Iterator[Change]:
 
 def diff(before: PlanResult, after: PlanResult) -> PlanDiff:
     """Resources added, removed, and changed (with property paths) between two plans."""
-    old = {r.urn: r for r in before.records if r.type != "pulumi:pulumi:Stack"}
-    new = {r.urn: r for r in after.records if r.type != "pulumi:pulumi:Stack"}
+    old = {r.urn: r for r in before.records if r.type != STACK_TYPE}
+    new = {r.urn: r for r in after.records if r.type != STACK_TYPE}
     changed = {}
     for urn in sorted(old.keys() & new.keys()):
         changes = list(_paths(conceal(old[urn].inputs), conceal(new[urn].inputs), ""))

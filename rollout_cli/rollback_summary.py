@@ -7,9 +7,9 @@ carries, checked against a recomputation from the alarms and target groups actua
 from __future__ import annotations
 
 from rollout_cli.offline import PlanResult
-from rollout_rules.rollback import budget_from_resources
-from rollout_rules.plan import TIERS
 from rollout_cli.summary import Section
+from rollout_rules.plan import TIERS
+from rollout_rules.rollback import budget_from_resources
 
 
 def rollback_section(plan: PlanResult) -> Section:

@@ -9,13 +9,11 @@ from rich.console import Console
 from rich.table import Table
 
 from rollout_cli.offline import PlanResult
+from rollout_rules.contract import LISTENER_TYPE, STACK_TYPE, TARGET_GROUP_TYPE, TIER_TAG
 from rollout_rules.plan import TIERS
 
 if TYPE_CHECKING:
     from rollout_cli.policy_summary import StartingPack
-
-LISTENER_TYPE = "aws:lb/listener:Listener"
-TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
 
 
 @dataclass
@@ -31,7 +29,7 @@ class Section:
 def listener_weights(plan: PlanResult) -> dict[str, int]:
     """Weights of the HTTPS listener, by the tier tag of each target group."""
     tiers_by_arn = {
-        r.outputs.get("arn"): r.inputs.get("tags", {}).get("tier")
+        r.outputs.get("arn"): r.inputs.get("tags", {}).get(TIER_TAG)
         for r in plan.by_type(TARGET_GROUP_TYPE)
     }
     https = [r for r in plan.by_type(LISTENER_TYPE) if r.inputs.get("port") == 443]
@@ -91,7 +89,7 @@ class Summary:
             "allocation": outputs.get("allocation"),
             "scheduledAllocation": outputs.get("scheduledAllocation"),
             "tiers": outputs.get("tiers"),
-            "resources": sum(1 for r in self.plan.records if r.type != "pulumi:pulumi:Stack"),
+            "resources": sum(1 for r in self.plan.records if r.type != STACK_TYPE),
             "components": self.components(),
             "messages": [{"severity": s, "message": m} for s, m in self.plan.messages],
             "sections": {

@@ -29,7 +29,7 @@ from rollout_cli.stackfile import REPO_ROOT
 STACKS = ("sandbox", "prod")
 WEEKS = tuple(range(1, 13))
 DesignTable = dict[int, tuple[str, tuple[int, int, int]]]
-SLOW_FIXTURES = frozenset({"plan", "promtool", "amtool", "cli"})
+SLOW_FIXTURES = frozenset({"plan", "promtool", "amtool", "cli", "pack"})
 # Names whose use in a test body means a whole-program plan or another process.
 SLOW_CALLS = frozenset({"plan_of", "run_plan", "render_state", "run_cli", "Popen", "subprocess"})
 
@@ -119,8 +119,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.created.append(Created(args.typ, args.name, dict(args.inputs)))
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
 
 
 def declare_under_mocks(build: Callable[[], pulumi.Output[Any]]) -> list[Created]:

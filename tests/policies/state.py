@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout_cli.policycheck import Report, Violation
+from rollout_cli.offline import SECRET_SIG as SECRET_KEY
+from rollout_cli.offline import SECRET_VALUE
+from rollout_cli.offline import UNKNOWN as UNKNOWN  # re-exported for the tests
+from rollout_cli.policy.report import Report, Violation
+from rollout_rules.contract import LABEL_LICENSE, LABEL_TIER, PROJECT, STACK_TYPE
 
-PROJECT = "codex-rollout"
+Check = Callable[..., Report]
+"""The ``check`` fixture: evaluate a state (or StateBuilder) with an optional pack config."""
+
 REGION = "eu-central-1"
 ACCOUNT = "444455556666"
 TAGS = {
@@ -26,13 +32,13 @@ TAGS = {
 LABELS = {
     "app.kubernetes.io/name": "codegen-api",
     "app.kubernetes.io/part-of": "codex",
-    "codex.dev/tier": "production",
-    "codex.dev/license": "Apache-2.0",
+    LABEL_TIER: "production",
+    LABEL_LICENSE: "Apache-2.0",
 }
 DIGEST = "sha256:" + "4f1c2a9b8e7d6c5b" * 4
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/codex/codegen-api@{DIGEST}"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
+SECRET_SIG = {SECRET_KEY: SECRET_VALUE}
+"""The signature that marks a property value as a secret (add ``plaintext`` or ``ciphertext``)."""
 
 
 def _digest(seed: str, n: int = 12) -> str:
@@ -65,9 +71,7 @@ class StateBuilder:
     def __init__(self, stack: str = "prod", region: str | None = REGION) -> None:
         self.stack = stack
         self.entries: list[dict[str, Any]] = []
-        self.root = self._add(
-            "pulumi:pulumi:Stack", f"{PROJECT}-{stack}", {}, {}, custom=False, parent=None
-        )
+        self.root = self._add(STACK_TYPE, f"{PROJECT}-{stack}", {}, {}, custom=False, parent=None)
         aws_inputs: dict[str, Any] = {"version": "7.51.1"}
         if region:
             aws_inputs["region"] = region
@@ -76,7 +80,7 @@ class StateBuilder:
 
     def urn(self, typ: str, name: str, parent: Res | None = None) -> str:
         qualified = typ
-        if parent is not None and parent.type != "pulumi:pulumi:Stack":
+        if parent is not None and parent.type != STACK_TYPE:
             qualified = f"{parent.urn.split('::')[2]}${typ}"
         return f"urn:pulumi:{self.stack}::{PROJECT}::{qualified}::{name}"
 
@@ -130,7 +134,7 @@ class StateBuilder:
             if typ == "aws:s3/bucket:Bucket":
                 outputs.setdefault("bucket", physical)
                 outputs["id"] = outputs["bucket"]
-        provider = self.k8s if typ.startswith("kubernetes:") else self.aws
+        provider: Res | None = self.k8s if typ.startswith("kubernetes:") else self.aws
         if not typ.startswith(("aws:", "kubernetes:")):
             provider = None
         return self._add(

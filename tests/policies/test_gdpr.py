@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.policies.conftest import Check
-from tests.policies.state import TAGS, StateBuilder, deployment, findings, messages
+from tests.policies.state import TAGS, Check, StateBuilder, deployment, findings, messages
 
 RESIDENCY = "gdpr-data-residency"
 RETENTION = "gdpr-log-retention"

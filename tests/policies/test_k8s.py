@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from policies.k8s import image_repository, registry_allowed
-from tests.policies.conftest import Check
 from tests.policies.state import (
     DIGEST,
     LABELS,
     POD_SPEC,
+    Check,
     StateBuilder,
     changed,
     deployment,

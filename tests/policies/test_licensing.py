@@ -6,12 +6,19 @@ from typing import Any
 
 import pytest
 
-from tests.policies.conftest import Check
-from tests.policies.state import StateBuilder, changed, deployment, findings, messages, removed
+from tests.policies.state import (
+    Check,
+    StateBuilder,
+    changed,
+    deployment,
+    findings,
+    messages,
+    removed,
+)
 
 CHARTS = "license-approved-charts"
 LICENCE = "license-allowlist"
-RELEASE = {
+RELEASE: dict[str, Any] = {
     "chart": "kube-prometheus-stack",
     "version": "65.1.0",
     "repositoryOpts": {"repo": "https://prometheus-community.github.io/helm-charts"},

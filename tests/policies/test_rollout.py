@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from infra.rollback_plan import BudgetInputs, rollback_budget
 from policies.rollout import pagerduty_routed
-from tests.policies.conftest import Check
+from rollout_rules.rollback import BudgetInputs, rollback_budget
 from tests.policies.state import (
     SECRET_SIG,
     TAGS,
     UNKNOWN,
+    Check,
     Res,
     StateBuilder,
     findings,

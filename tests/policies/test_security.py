@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from policies.security import admin_statements, looks_secret
-from tests.policies.conftest import Check
 from tests.policies.state import (
     ACCOUNT,
     REGION,
     SECRET_SIG,
     TAGS,
     UNKNOWN,
+    Check,
     StateBuilder,
     changed,
     deployment,

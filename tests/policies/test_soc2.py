@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.policies.conftest import Check
 from tests.policies.state import (
     TAGS,
+    Check,
     StateBuilder,
     changed,
     deployment,

@@ -240,14 +240,12 @@ def mock_client(service: str) -> Any:
 
 
 @pytest.fixture
-def make_stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., RollbackStack]:
+def make_stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> MakeStack:
     """`make_stack(week=8, weights=None)`: the stack under moto, its configuration in the
     environment as the function gets it."""
 
     def make(week: int = 8, weights: dict[str, int] | None = None) -> RollbackStack:
-        stack = build_stack(
-            lambda service: boto3.client(service, region_name=REGION), week, weights
-        )
+        stack = build_stack(mock_client, week, weights)
         for name, value in stack.env.items():
             monkeypatch.setenv(name, value)
         return stack

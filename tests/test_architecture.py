@@ -1,0 +1,83 @@
+"""The house's one-way imports: tooling -> infra -> components -> core; policies -> core.
+
+Read from the source with `ast`, so a new import that points the wrong way fails here before it
+forms a cycle. The core (rollout_rules) imports the standard library only, which lets the
+rollback function ship it; the program (infra, components) needs no CLI library.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rollout_cli.stackfile import REPO_ROOT
+
+PACKAGES = ("rollout_rules", "infra", "components", "policies", "rollout_cli")
+ALLOWED = {
+    "rollout_rules": set(),
+    "components": {"rollout_rules"},
+    "infra": {"components", "rollout_rules"},
+    "policies": {"rollout_rules"},
+    "rollout_cli": {"infra", "components", "policies", "rollout_rules"},
+}
+CLI_LIBRARIES = {"typer", "rich", "jsonschema", "grpc", "click"}
+
+
+def imports(package: str) -> Iterator[tuple[Path, str]]:
+    """(file, top-level module) for every absolute import in `package`."""
+    for path in sorted((REPO_ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    yield path, alias.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                yield path, node.module.split(".")[0]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_point_one_way(package: str) -> None:
+    wrong = [
+        f"{path.relative_to(REPO_ROOT)} imports {module}"
+        for path, module in imports(package)
+        if module in PACKAGES and module != package and module not in ALLOWED[package]
+    ]
+    assert wrong == []
+
+
+def test_the_core_imports_the_standard_library_only() -> None:
+    foreign = [
+        f"{path.relative_to(REPO_ROOT)} imports {module}"
+        for path, module in imports("rollout_rules")
+        if module not in sys.stdlib_module_names and module != "rollout_rules"
+    ]
+    assert foreign == []
+
+
+@pytest.mark.parametrize("package", ["infra", "components", "policies"])
+def test_the_program_and_the_pack_need_no_cli_library(package: str) -> None:
+    found = [
+        f"{path.relative_to(REPO_ROOT)} imports {module}"
+        for path, module in imports(package)
+        if module in CLI_LIBRARIES
+    ]
+    assert found == []
+
+
+def test_cli_libraries_are_an_optional_extra() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {dep.split("=")[0].split("[")[0].lower() for dep in project["dependencies"]}
+    cli = {
+        dep.split("=")[0].split("[")[0].lower() for dep in project["optional-dependencies"]["cli"]
+    }
+    assert runtime.isdisjoint({"typer", "rich", "jsonschema"}), runtime
+    assert {"typer", "rich", "jsonschema"} <= cli
+
+
+def test_the_policy_pack_has_no_path_patch() -> None:
+    main = (REPO_ROOT / "policies" / "__main__.py").read_text()
+    assert "sys.path" not in main

@@ -136,12 +136,19 @@ def render(history: History) -> str:
         for j, points in enumerate(bucket_points):
             le = "+Inf" if j == len(BUCKETS) else f"{BUCKETS[j]:g}"
             out.add(
-                "http_request_duration_seconds", "histogram", {**base, "le": le}, points,
+                "http_request_duration_seconds",
+                "histogram",
+                {**base, "le": le},
+                points,
                 suffix="_bucket",
             )
         out.add("up", "gauge", base, ups)
-        out.add("codegen_requests", "counter", {**base, "outcome": "success"}, cg_s, suffix="_total")
-        out.add("codegen_requests", "counter", {**base, "outcome": "failure"}, cg_f, suffix="_total")
+        out.add(
+            "codegen_requests", "counter", {**base, "outcome": "success"}, cg_s, suffix="_total"
+        )
+        out.add(
+            "codegen_requests", "counter", {**base, "outcome": "failure"}, cg_f, suffix="_total"
+        )
     _ci(history, times, out)
     for alert in history.alerts:
         points = [
@@ -166,7 +173,9 @@ def _ci(history: History, times: list[float], out: OpenMetrics) -> None:
         out.add("test_coverage_ratio", "gauge", pipeline, [(at, history.coverage) for at in times])
     if history.pipeline_seconds is not None:
         out.add(
-            "validation_pipeline_duration_seconds", "gauge", pipeline,
+            "validation_pipeline_duration_seconds",
+            "gauge",
+            pipeline,
             [(at, history.pipeline_seconds) for at in times],
         )
     if history.mandatory_violations is not None:

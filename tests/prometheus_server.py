@@ -115,9 +115,18 @@ class PrometheusServer:
         source = self.workdir / f"history-{time.monotonic_ns()}.om"
         source.write_text(openmetrics)
         done = subprocess.run(
-            [binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source),
-             str(self.data)],
-            capture_output=True, text=True, timeout=300, check=False,
+            [
+                binary("promtool"),
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(source),
+                str(self.data),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         assert done.returncode == 0, f"promtool backfill failed: {done.stderr or done.stdout}"
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from rollout_cli.advance.gates import INCONCLUSIVE, PASS, FAIL, Gate, Judge
+from rollout_cli.advance.gates import FAIL, INCONCLUSIVE, PASS, Gate, Judge
 from rollout_cli.advance.prometheus import Prometheus
 from rollout_cli.advance.report import FORMATS, Verdict, render
 from rollout_cli.advance.window import resolve_window
@@ -35,7 +35,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-# -- the ledger ---------------------------------------------------------------------------------
+# -- the ledger -----------------------------------------------------------------------------------
 
 
 def _ledger_from_file(path: Path) -> tuple[Ledger, str]:
@@ -49,8 +49,8 @@ def _ledger_from_file(path: Path) -> tuple[Ledger, str]:
 def _ledger_from_ssm(stack: str, region: str) -> tuple[Ledger | None, str | None, str]:
     """The ledger as the program reads it (None when the parameter does not exist yet), its
     JSON text, and where it came from. Raises RuntimeError when AWS cannot be asked."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    import boto3  # type: ignore[import-untyped]
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
     name = ledger_parameter_name(stack)
     where = f"SSM parameter {name}"
@@ -113,7 +113,7 @@ def _pack_dir() -> Path:
     return PACK_DIR
 
 
-# -- the traffic diff -------------------------------------------------------------------------------
+# -- the traffic diff -----------------------------------------------------------------------------
 
 
 def _print_diff(stack: str, before: Any, after: Any, stream: TextIO) -> None:
@@ -146,7 +146,7 @@ def _print_diff(stack: str, before: Any, after: Any, stream: TextIO) -> None:
     )
 
 
-# -- the command ------------------------------------------------------------------------------------
+# -- the command ----------------------------------------------------------------------------------
 
 
 def advance(

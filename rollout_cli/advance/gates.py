@@ -105,6 +105,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} ms"
     if unit == "s":
         return f"{value:.0f} s"
+    if unit == "pp":
+        return f"{value * 100:+.3g} pp"
     if unit == "relative":
         return f"{value * 100:+.3g} %"
     if unit in ("requests", "violations", "alerts", "rollbacks"):
@@ -216,7 +218,8 @@ class Judge:
     # -- per service and tier ---------------------------------------------------------------
 
     def requests(self, service: str, tier: str) -> str:
-        return f"sum(increase({selector('http_requests_total', service=service, tier=tier)}[{self.w}]))"
+        requests = selector("http_requests_total", service=service, tier=tier)
+        return f"sum(increase({requests}[{self.w}]))"
 
     def error_ratio(self, service: str, tier: str) -> str:
         errors = selector("http_requests_total", service=service, tier=tier, code="~5..")
@@ -232,8 +235,13 @@ class Judge:
         slo = self.model.service(service).slo
         gates = [
             self.gate(
-                "traffic", self.requests(service, tier), ">=", c.min_requests, "requests",
-                tier=tier, service=service,
+                "traffic",
+                self.requests(service, tier),
+                ">=",
+                c.min_requests,
+                "requests",
+                tier=tier,
+                service=service,
             )
         ]
         traffic = gates[0]
@@ -250,8 +258,14 @@ class Judge:
         budget = 1 - slo.availability / 100
         gates.append(
             self.gate(
-                "error-ratio", self.error_ratio(service, tier), "<", c.max_error_ratio, "ratio",
-                tier=tier, service=service, blocked=blocked,
+                "error-ratio",
+                self.error_ratio(service, tier),
+                "<",
+                c.max_error_ratio,
+                "ratio",
+                tier=tier,
+                service=service,
+                blocked=blocked,
                 extra=lambda v: {
                     "target": c.target_error_ratio,
                     "meetsTarget": v < c.target_error_ratio,
@@ -263,20 +277,40 @@ class Judge:
         latency = self.latency_p95(service, tier)
         gates.append(
             self.gate(
-                "latency-p95", latency, "<", c.max_latency_p95_ms, "ms",
-                tier=tier, service=service, scale=1000, blocked=blocked,
+                "latency-p95",
+                latency,
+                "<",
+                c.max_latency_p95_ms,
+                "ms",
+                tier=tier,
+                service=service,
+                scale=1000,
+                blocked=blocked,
             )
         )
         gates.append(
             self.gate(
-                "latency-p95-slo", latency, "<=", slo.latency_p95_ms, "ms",
-                tier=tier, service=service, scale=1000, blocked=blocked,
+                "latency-p95-slo",
+                latency,
+                "<=",
+                slo.latency_p95_ms,
+                "ms",
+                tier=tier,
+                service=service,
+                scale=1000,
+                blocked=blocked,
             )
         )
         gates.append(
             self.gate(
-                "availability-slo", f"1 - (\n{self.error_ratio(service, tier)}\n)", ">=",
-                slo.availability / 100, "ratio", tier=tier, service=service, blocked=blocked,
+                "availability-slo",
+                f"1 - (\n{self.error_ratio(service, tier)}\n)",
+                ">=",
+                slo.availability / 100,
+                "ratio",
+                tier=tier,
+                service=service,
+                blocked=blocked,
                 extra=lambda v: {
                     "errorBudget": budget,
                     "budgetSpent": (1 - v) / budget if budget > 0 else None,
@@ -292,8 +326,13 @@ class Judge:
     def up_gate(self, service: str, tier: str) -> Gate:
         up = selector("up", service=service, tier=tier)
         return self.gate(
-            "up", f"avg(avg_over_time({up}[{self.w}]))", ">=", self.config.min_up_ratio, "ratio",
-            tier=tier, service=service,
+            "up",
+            f"avg(avg_over_time({up}[{self.w}]))",
+            ">=",
+            self.config.min_up_ratio,
+            "ratio",
+            tier=tier,
+            service=service,
         )
 
     # -- pipeline and delivery -----------------------------------------------------------------
@@ -311,8 +350,13 @@ class Judge:
                 f"{self.config.min_requests} needed to judge"
             )
         gate = self.gate(
-            "codegen-success", f"(sum(increase({ok}[{self.w}])) or vector(0))\n/ {total}", ">=",
-            self.config.min_codegen_success, "ratio", tier=tier, blocked=blocked,
+            "codegen-success",
+            f"(sum(increase({ok}[{self.w}])) or vector(0))\n/ {total}",
+            ">=",
+            self.config.min_codegen_success,
+            "ratio",
+            tier=tier,
+            blocked=blocked,
         )
         gate.extra["requests"] = None if isinstance(count, str) else count
         return gate
@@ -328,19 +372,29 @@ class Judge:
                 "deployment-success",
                 f"(sum(increase({succeeded}[{w}])) or vector(0))\n"
                 f"/ (sum(increase({deployments}[{w}])) > 0)",
-                ">=", c.min_deployment_success, "ratio",
+                ">=",
+                c.min_deployment_success,
+                "ratio",
             ),
             self.gate(
-                "test-coverage", f"min(last_over_time(test_coverage_ratio[{w}]))", ">=",
-                c.min_test_coverage, "ratio",
+                "test-coverage",
+                f"min(last_over_time(test_coverage_ratio[{w}]))",
+                ">=",
+                c.min_test_coverage,
+                "ratio",
             ),
             self.gate(
                 "validation-pipeline",
-                f"max(avg_over_time(validation_pipeline_duration_seconds[{w}]))", "<",
-                c.max_validation_pipeline_seconds, "s",
+                f"max(avg_over_time(validation_pipeline_duration_seconds[{w}]))",
+                "<",
+                c.max_validation_pipeline_seconds,
+                "s",
             ),
             self.gate(
-                "ci-policy-violations", f"sum(max_over_time({violations}[{w}]))", "==", 0,
+                "ci-policy-violations",
+                f"sum(max_over_time({violations}[{w}]))",
+                "==",
+                0,
                 "violations",
             ),
         ]
@@ -357,7 +411,9 @@ class Judge:
             return gate
         # No series: nothing fired (ALERTS exists only while an alert is pending or firing).
         fired = sorted(
-            "/".join(s.labels.get(k, "") for k in ("alertname", "tier", "service") if s.labels.get(k))
+            "/".join(
+                s.labels.get(k, "") for k in ("alertname", "tier", "service") if s.labels.get(k)
+            )
             for s in result
         )
         gate.value = float(len(fired))
@@ -406,7 +462,9 @@ class Judge:
         for tier in ran:
             gates.append(self.codegen_gate(tier))
         gates.extend(self.delivery_gates())
-        gates.append(self.alerts_gate("critical-alerts", {"severity": "critical"}, "critical alert"))
+        gates.append(
+            self.alerts_gate("critical-alerts", {"severity": "critical"}, "critical alert")
+        )
         gates.append(self.alerts_gate("rollbacks", {"action": "rollback"}, "rollback alert"))
         gates.extend(comparison_gates(self, services))
         return gates

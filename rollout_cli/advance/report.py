@@ -32,7 +32,7 @@ class Verdict:
 
     @property
     def refusals(self) -> list[str]:
-        return [f"{g.subject}: {g.status}: {g.detail}" for g in self.gates if g.status != PASS]
+        return [_refusal(g) for g in self.gates if g.status != PASS]
 
     @property
     def allowed(self) -> bool:
@@ -49,7 +49,9 @@ class Verdict:
             state = "ALLOWED, written"
         else:
             state = "ALLOWED (dry run)" if self.dry_run else "ALLOWED"
-        counts = {s: sum(g.status == s for g in self.gates) for s in ("pass", "fail", "inconclusive")}
+        counts = {
+            s: sum(g.status == s for g in self.gates) for s in ("pass", "fail", "inconclusive")
+        }
         return (
             f"advance {self.stack} week {self.from_week} -> {self.to_week}: {state} "
             f"({counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive)"
@@ -77,6 +79,16 @@ class Verdict:
         }
 
 
+def _refusal(gate: Gate) -> str:
+    """One line: the gate, its status, what it measured against what it needed, and why."""
+    parts = [f"{gate.subject}: {gate.status}"]
+    if gate.value is not None and gate.threshold is not None:
+        parts.append(f"{describe(gate.value, gate.unit)} (needs {_threshold(gate)})")
+    if gate.detail:
+        parts.append(gate.detail)
+    return ": ".join(parts[:2]) + ("; " + "; ".join(parts[2:]) if len(parts) > 2 else "")
+
+
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -86,7 +98,9 @@ def _weights(allocation: Allocation) -> str:
 
 
 def _threshold(gate: Gate) -> str:
-    return f"{gate.rule} {describe(gate.threshold, gate.unit)}" if gate.threshold is not None else ""
+    return (
+        f"{gate.rule} {describe(gate.threshold, gate.unit)}" if gate.threshold is not None else ""
+    )
 
 
 def text(v: Verdict) -> str:

@@ -44,7 +44,7 @@ def baseline_tier(judge: Judge) -> str | None:
 
 def mann_whitney(candidate: Sequence[float], baseline: Sequence[float]) -> tuple[float, float]:
     """One-sided Mann-Whitney U (candidate greater): (p-value, U / (n1 n2))."""
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
 
     result = mannwhitneyu(candidate, baseline, alternative="greater", method="auto")
     p = float(result.pvalue)
@@ -84,8 +84,15 @@ def _compare(judge: Judge, service: str, baseline: str) -> list[Gate]:
     gates = []
     for metric, promql in queries.items():
         gate = Gate(
-            f"compare-{metric}", INCONCLUSIVE, None, minimum[metric], promql, CANDIDATE, service,
-            "ratio" if metric == "error-ratio" else "relative", ">=",
+            f"compare-{metric}",
+            INCONCLUSIVE,
+            None,
+            minimum[metric],
+            promql,
+            CANDIDATE,
+            service,
+            "pp" if metric == "error-ratio" else "relative",
+            ">=",
         )
         gate.extra.update({"baseline": baseline, "interval": interval, "alpha": c.alpha})
         gates.append(gate)

@@ -90,14 +90,17 @@ def week_changed_at(stack_file: Path, week: int) -> tuple[float, str]:
     try:
         top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
     except (ConfigError, OSError, subprocess.SubprocessError):
-        raise ConfigError(f"{stack_file.name}: not in a git repository, so the time its week "
-                          f"changed is unknown ({hint})") from None
+        raise ConfigError(
+            f"{stack_file.name}: not in a git repository, so the time its week "
+            f"changed is unknown ({hint})"
+        ) from None
     relative = stack_file.resolve().relative_to(top.resolve()).as_posix()
     log = _git(top, "log", "--first-parent", "--format=%H %ct", "--", relative).split()
     commits = list(zip(log[0::2], log[1::2], strict=True))
     if not commits:
-        raise ConfigError(f"{stack_file.name}: not committed, so the time its week changed is "
-                          f"unknown ({hint})")
+        raise ConfigError(
+            f"{stack_file.name}: not committed, so the time its week changed is unknown ({hint})"
+        )
     head_week = _week_of(_git(top, "show", f"{commits[0][0]}:{relative}"))
     if head_week != week:
         raise ConfigError(

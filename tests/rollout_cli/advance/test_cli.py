@@ -78,19 +78,37 @@ def advance(project: Path, *args: str, env: dict[str, str] | None = None) -> Any
     rollout = Path(sys.executable).with_name("rollout")
     return subprocess.run(
         [str(rollout), "advance", "--stack", "prod", *args],
-        capture_output=True, text=True, cwd=project, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=300,
+        check=False,
         env={**os.environ, **(env or {})},
     )
 
 
 def test_healthy_week_dry_run_json(project: Path, healthy: str) -> None:
     before = (project / "Pulumi.prod.yaml").read_bytes()
-    done = advance(project, "--prometheus", healthy, "--window", "2h", "--ledger",
-                   "ledger.json", "--dry-run", "--format", "json", env=NO_AWS)
+    done = advance(
+        project,
+        "--prometheus",
+        healthy,
+        "--window",
+        "2h",
+        "--ledger",
+        "ledger.json",
+        "--dry-run",
+        "--format",
+        "json",
+        env=NO_AWS,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     report = json.loads(done.stdout)
     assert {k: report[k] for k in ("stack", "fromWeek", "toWeek", "allowed")} == {
-        "stack": "prod", "fromWeek": 8, "toWeek": 9, "allowed": True
+        "stack": "prod",
+        "fromWeek": 8,
+        "toWeek": 9,
+        "allowed": True,
     }
     assert report["refusals"] == []
     for gate in report["gates"]:
@@ -105,8 +123,18 @@ def test_healthy_week_writes_the_week_and_prints_the_traffic_diff(
 ) -> None:
     path = project / "Pulumi.prod.yaml"
     before = path.read_text()
-    done = advance(project, "--prometheus", healthy, "--window", "2h", "--ledger",
-                   "ledger.json", "--to-week", "9", env=NO_AWS)
+    done = advance(
+        project,
+        "--prometheus",
+        healthy,
+        "--window",
+        "2h",
+        "--ledger",
+        "ledger.json",
+        "--to-week",
+        "9",
+        env=NO_AWS,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     after = path.read_text()
     assert after == before.replace("    week: 8\n", "    week: 9\n", 1)
@@ -115,7 +143,10 @@ def test_healthy_week_writes_the_week_and_prints_the_traffic_diff(
     # The program reads the new week.
     check = subprocess.run(
         [str(Path(sys.executable).with_name("rollout")), "config", "validate", "--stack", "prod"],
-        capture_output=True, text=True, cwd=project, check=False,
+        capture_output=True,
+        text=True,
+        cwd=project,
+        check=False,
     )
     assert "week 9" in check.stdout, check.stderr
 
@@ -125,8 +156,20 @@ def test_failing_week_is_refused_with_a_markdown_report(
 ) -> None:
     before = (project / "Pulumi.prod.yaml").read_bytes()
     report = tmp_path / "advance.md"
-    done = advance(project, "--prometheus", failing, "--window", "2h", "--ledger",
-                   "ledger.json", "--format", "markdown", "--output", str(report), env=NO_AWS)
+    done = advance(
+        project,
+        "--prometheus",
+        failing,
+        "--window",
+        "2h",
+        "--ledger",
+        "ledger.json",
+        "--format",
+        "markdown",
+        "--output",
+        str(report),
+        env=NO_AWS,
+    )
     assert done.returncode == 1, done.stderr + done.stdout
     assert "REFUSED" in done.stdout
     text = report.read_text()
@@ -138,8 +181,18 @@ def test_failing_week_is_refused_with_a_markdown_report(
 
 
 def test_prometheus_down_is_refused(project: Path) -> None:
-    done = advance(project, "--prometheus", f"http://127.0.0.1:{_closed_port()}", "--window",
-                   "2h", "--ledger", "ledger.json", "--format", "json", env=NO_AWS)
+    done = advance(
+        project,
+        "--prometheus",
+        f"http://127.0.0.1:{_closed_port()}",
+        "--window",
+        "2h",
+        "--ledger",
+        "ledger.json",
+        "--format",
+        "json",
+        env=NO_AWS,
+    )
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert report["allowed"] is False
@@ -150,20 +203,43 @@ def test_prometheus_down_is_refused(project: Path) -> None:
 
 def test_held_ledger_is_refused(project: Path, healthy: str, held_ledger: dict) -> None:
     (project / "held.json").write_text(json.dumps(held_ledger))
-    done = advance(project, "--prometheus", healthy, "--window", "2h", "--ledger", "held.json",
-                   "--format", "json", env=NO_AWS)
+    done = advance(
+        project,
+        "--prometheus",
+        healthy,
+        "--window",
+        "2h",
+        "--ledger",
+        "held.json",
+        "--format",
+        "json",
+        env=NO_AWS,
+    )
     assert done.returncode == 1, done.stderr
     refusals = json.loads(done.stdout)["refusals"]
-    assert any(r.startswith("rollback-ledger: fail: rollback held since") for r in refusals)
+    assert any(
+        r.startswith("rollback-ledger: fail") and "rollback held since" in r for r in refusals
+    )
 
 
 def test_mandatory_policy_violation_for_the_target_week_is_refused(
     project: Path, healthy: str
 ) -> None:
-    edit_stack(project, "prod", lambda c: c["codex-rollout:routing"].update(
-        deletionProtection=False))
-    done = advance(project, "--prometheus", healthy, "--window", "2h", "--ledger",
-                   "ledger.json", "--format", "json", env=NO_AWS)
+    edit_stack(
+        project, "prod", lambda c: c["codex-rollout:routing"].update(deletionProtection=False)
+    )
+    done = advance(
+        project,
+        "--prometheus",
+        healthy,
+        "--window",
+        "2h",
+        "--ledger",
+        "ledger.json",
+        "--format",
+        "json",
+        env=NO_AWS,
+    )
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     policy = next(g for g in report["gates"] if g["name"] == "policy-pack")
@@ -189,21 +265,32 @@ def test_ledger_is_read_from_ssm_without_ledger_file(
 ) -> None:
     import boto3
 
-    env = {"AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "eu-west-1"}
-    ssm = boto3.client("ssm", endpoint_url=moto, region_name="eu-west-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    env = {
+        "AWS_ENDPOINT_URL": moto,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "eu-west-1",
+    }
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=moto,
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     name = ledger_parameter_name("prod")
     ssm.put_parameter(Name=name, Value=json.dumps(held_ledger), Type="String", Overwrite=True)
-    done = advance(project, "--prometheus", healthy, "--window", "2h", "--dry-run",
-                   "--format", "json", env=env)
+    done = advance(
+        project, "--prometheus", healthy, "--window", "2h", "--dry-run", "--format", "json", env=env
+    )
     assert done.returncode == 1, done.stderr
     ledger_gate = json.loads(done.stdout)["gates"][0]
     assert ledger_gate["status"] == "fail"
     assert ledger_gate["ledgerSource"] == f"SSM parameter {name}"
     ssm.put_parameter(Name=name, Value=json.dumps(NOT_HELD), Type="String", Overwrite=True)
-    done = advance(project, "--prometheus", healthy, "--window", "2h", "--dry-run",
-                   "--format", "json", env=env)
+    done = advance(
+        project, "--prometheus", healthy, "--window", "2h", "--dry-run", "--format", "json", env=env
+    )
     assert done.returncode == 0, done.stderr + done.stdout
 
 
@@ -235,8 +322,13 @@ def test_bad_input_exits_2_and_writes_nothing(
 
 
 def test_bad_promotion_config_exits_2(project: Path) -> None:
-    edit_stack(project, "prod", lambda c: c.update(
-        {"codex-rollout:promotion": {"maxErrorRatio": 0.001, "targetErrorRatio": 0.01}}))
+    edit_stack(
+        project,
+        "prod",
+        lambda c: c.update(
+            {"codex-rollout:promotion": {"maxErrorRatio": 0.001, "targetErrorRatio": 0.01}}
+        ),
+    )
     done = advance(project, "--window", "2h", "--ledger", "ledger.json", env=NO_AWS)
     assert done.returncode == 2
     assert done.stderr.strip() == (
@@ -246,12 +338,28 @@ def test_bad_promotion_config_exits_2(project: Path) -> None:
 
 
 def test_promotion_overrides_change_the_thresholds(project: Path, healthy: str) -> None:
-    edit_stack(project, "prod", lambda c: c.update(
-        {"codex-rollout:promotion": {"minTestCoverage": 0.9}}))
-    done = advance(project, "--prometheus", healthy, "--window", "2h", "--ledger",
-                   "ledger.json", "--format", "json", "--dry-run", env=NO_AWS)
+    edit_stack(
+        project, "prod", lambda c: c.update({"codex-rollout:promotion": {"minTestCoverage": 0.9}})
+    )
+    done = advance(
+        project,
+        "--prometheus",
+        healthy,
+        "--window",
+        "2h",
+        "--ledger",
+        "ledger.json",
+        "--format",
+        "json",
+        "--dry-run",
+        env=NO_AWS,
+    )
     assert done.returncode == 1, done.stderr
     coverage = next(g for g in json.loads(done.stdout)["gates"] if g["name"] == "test-coverage")
     assert (coverage["status"], coverage["threshold"], coverage["value"]) == ("fail", 0.9, 0.86)
-    assert yaml.safe_load((project / "Pulumi.prod.yaml").read_text())["config"][
-        "codex-rollout:rollout"]["week"] == 8
+    assert (
+        yaml.safe_load((project / "Pulumi.prod.yaml").read_text())["config"][
+            "codex-rollout:rollout"
+        ]["week"]
+        == 8
+    )

@@ -48,9 +48,7 @@ def judge(
         if history is not None:
             server.backfill(history.openmetrics())
         address = url or server.start()
-        return Judge("prod", model, WEEK, WEEK + 1, window, Prometheus(address)).run(
-            ledger, "test"
-        )
+        return Judge("prod", model, WEEK, WEEK + 1, window, Prometheus(address)).run(ledger, "test")
 
 
 def by_status(gates: list[Gate], status: str) -> set[str]:
@@ -63,10 +61,22 @@ def test_healthy_week_passes_every_gate(tmp_path: Path) -> None:
     assert by_status(gates, "inconclusive") == set()
     names = {g.name for g in gates}
     assert names >= {
-        "rollback-ledger", "traffic", "error-ratio", "latency-p95", "latency-p95-slo",
-        "availability-slo", "up", "codegen-success", "deployment-success", "test-coverage",
-        "validation-pipeline", "ci-policy-violations", "critical-alerts", "rollbacks",
-        "compare-error-ratio", "compare-latency-p95",
+        "rollback-ledger",
+        "traffic",
+        "error-ratio",
+        "latency-p95",
+        "latency-p95-slo",
+        "availability-slo",
+        "up",
+        "codegen-success",
+        "deployment-success",
+        "test-coverage",
+        "validation-pipeline",
+        "ci-policy-violations",
+        "critical-alerts",
+        "rollbacks",
+        "compare-error-ratio",
+        "compare-latency-p95",
     }
     # Per service in each tier with traffic, `up` for each tier with traffic next week.
     assert {(g.tier, g.service) for g in gates if g.name == "error-ratio"} == {
@@ -142,8 +152,16 @@ FAILING: dict[str, tuple[Callable[[History], History], set[str]]] = {
     "a critical alert fired": (
         _ci(
             alerts=(
-                Alert({"alertname": "CodexErrorBudgetBurnFast", "severity": "critical",
-                       "service": "codegen-api", "tier": "production"}, 3000, 2400),
+                Alert(
+                    {
+                        "alertname": "CodexErrorBudgetBurnFast",
+                        "severity": "critical",
+                        "service": "codegen-api",
+                        "tier": "production",
+                    },
+                    3000,
+                    2400,
+                ),
             )
         ),
         {"critical-alerts"},
@@ -151,17 +169,23 @@ FAILING: dict[str, tuple[Callable[[History], History], set[str]]] = {
     "a rollback alert fired": (
         _ci(
             alerts=(
-                Alert({"alertname": "CodexErrorRateHigh", "severity": "high",
-                       "action": "rollback", "service": "codegen-api", "tier": "canary"},
-                      1800, 1500),
+                Alert(
+                    {
+                        "alertname": "CodexErrorRateHigh",
+                        "severity": "high",
+                        "action": "rollback",
+                        "service": "codegen-api",
+                        "tier": "canary",
+                    },
+                    1800,
+                    1500,
+                ),
             )
         ),
         {"rollbacks"},
     ),
     "canary significantly worse than production": (
-        _traffic(
-            **{"validation-worker:canary": {"error_ratio": 0.004, "latency_median": 0.1}}
-        ),
+        _traffic(**{"validation-worker:canary": {"error_ratio": 0.004, "latency_median": 0.1}}),
         {
             "compare-error-ratio [canary/validation-worker]",
             "compare-latency-p95 [canary/validation-worker]",
@@ -181,7 +205,9 @@ def test_each_failing_gate_fails_alone(tmp_path: Path, case: str) -> None:
 def test_the_comparison_reports_p_values_and_effect_sizes(tmp_path: Path) -> None:
     change, _ = FAILING["canary significantly worse than production"]
     gates = judge(tmp_path, change(HEALTHY))
-    latency = next(g for g in gates if g.subject == "compare-latency-p95 [canary/validation-worker]")
+    latency = next(
+        g for g in gates if g.subject == "compare-latency-p95 [canary/validation-worker]"
+    )
     assert latency.extra["pValue"] < 0.05
     # Median 100 ms vs 60 ms: the median p95 is about two thirds higher.
     assert 0.4 < latency.extra["effectSize"] < 0.9
@@ -200,13 +226,15 @@ def test_canary_compares_with_sandbox_before_production_exists(tmp_path: Path) -
     )
     with PrometheusServer(tmp_path) as server:
         server.backfill(history.openmetrics())
-        judge_ = Judge("prod", model, 7, 8, Window(WINDOW, history.end, "2h"),
-                       Prometheus(server.start()))
+        judge_ = Judge(
+            "prod", model, 7, 8, Window(WINDOW, history.end, "2h"), Prometheus(server.start())
+        )
         gates = judge_.run(None, "test")
     assert {g.extra["baseline"] for g in gates if g.name.startswith("compare-")} == {"sandbox"}
     # Production takes traffic next week for the first time: its environment must be up.
     assert by_status(gates, "inconclusive") == {
-        "up [production/codegen-api]", "up [production/validation-worker]"
+        "up [production/codegen-api]",
+        "up [production/validation-worker]",
     }
     assert by_status(gates, "fail") == set()
 
@@ -219,8 +247,13 @@ def test_too_little_traffic_is_inconclusive(tmp_path: Path) -> None:
     assert by_status(gates, "fail") == set()
     undecided = by_status(gates, "inconclusive")
     for service in SERVICES:
-        for name in ("traffic", "error-ratio", "latency-p95", "latency-p95-slo",
-                     "availability-slo"):
+        for name in (
+            "traffic",
+            "error-ratio",
+            "latency-p95",
+            "latency-p95-slo",
+            "availability-slo",
+        ):
             assert f"{name} [canary/{service}]" in undecided
     assert "codegen-success [canary]" in undecided
     traffic = next(g for g in gates if g.subject == "traffic [canary/codegen-api]")
@@ -233,8 +266,12 @@ def test_no_data_is_inconclusive(tmp_path: Path) -> None:
     passed = by_status(gates, "pass")
     # Only what is judged by absence passes: no ledger, no alert series.
     assert passed == {"rollback-ledger", "critical-alerts", "rollbacks"}
-    assert all(g.detail.startswith(("no data", "not judged")) or g.status == "pass"
-               or "intervals" in g.detail for g in gates)
+    assert all(
+        g.detail.startswith(("no data", "not judged"))
+        or g.status == "pass"
+        or "intervals" in g.detail
+        for g in gates
+    )
 
 
 def test_prometheus_down_is_inconclusive(tmp_path: Path) -> None:

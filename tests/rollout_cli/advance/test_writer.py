@@ -20,9 +20,7 @@ def test_only_the_week_line_changes(stack: str) -> None:
     week = load_offline(stack).model.rollout.week
     updated = set_week_text(text, week + 1, stack)
     changed = [
-        line
-        for line in difflib.ndiff(text.splitlines(), updated.splitlines())
-        if line[:1] in "+-"
+        line for line in difflib.ndiff(text.splitlines(), updated.splitlines()) if line[:1] in "+-"
     ]
     assert changed == [f"-     week: {week}", f"+     week: {week + 1}"]
 
@@ -30,12 +28,18 @@ def test_only_the_week_line_changes(stack: str) -> None:
 @pytest.mark.parametrize(
     ("before", "after"),
     [
-        ("config:\n  codex-rollout:rollout: {week: 4}  # flow\n",
-         "config:\n  codex-rollout:rollout: {week: 5}  # flow\n"),
-        ('config:\n  codex-rollout:rollout:\n    week: "4" # quoted\n',
-         "config:\n  codex-rollout:rollout:\n    week: 5 # quoted\n"),
-        ("config:\r\n  codex-rollout:rollout:\r\n    week: 4\r\n    plan: null\r\n",
-         "config:\r\n  codex-rollout:rollout:\r\n    week: 5\r\n    plan: null\r\n"),
+        (
+            "config:\n  codex-rollout:rollout: {week: 4}  # flow\n",
+            "config:\n  codex-rollout:rollout: {week: 5}  # flow\n",
+        ),
+        (
+            'config:\n  codex-rollout:rollout:\n    week: "4" # quoted\n',
+            "config:\n  codex-rollout:rollout:\n    week: 5 # quoted\n",
+        ),
+        (
+            "config:\r\n  codex-rollout:rollout:\r\n    week: 4\r\n    plan: null\r\n",
+            "config:\r\n  codex-rollout:rollout:\r\n    week: 5\r\n    plan: null\r\n",
+        ),
     ],
 )
 def test_styles_are_kept(before: str, after: str) -> None:

@@ -100,7 +100,7 @@ def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
     if unit == "ratio":
-        return f"{value * 100:.3g} %"
+        return f"{value * 100:.4g} %"
     if unit == "ms":
         return f"{value:.0f} ms"
     if unit == "s":

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from components.environment.config import ServiceConfig
 from components.model import ConfigModel, check
 from components.observability.config import AlertingConfig, ObservabilityConfig
+from components.promotion.config import PromotionConfig
 from components.rollback.config import RollbackConfig
 from components.routing.config import NetworkConfig, RoutingConfig
 from rollout_rules.contract import PROJECT, account_from_arn
@@ -152,6 +153,7 @@ class StackConfig(ConfigModel):
     tags: TagsConfig
     observability: ObservabilityConfig
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
 
     @field_validator("region")
     @classmethod

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from typer._click.exceptions import ClickException, UsageError  # typer's vendored click
 
+from rollout_cli.advance.cli import register as register_advance
 from rollout_cli.operator import register as register_rollback
 from rollout_cli.policy.cli import policy_app
 from rollout_cli.stackfile import load_offline, project_root
@@ -223,6 +224,7 @@ def diff(
 
 app.add_typer(policy_app, name="policy")
 register_rollback(app)
+register_advance(app)
 
 
 def main() -> None:

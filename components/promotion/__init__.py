@@ -1,0 +1,1 @@
+"""Promotion gates: what must hold in Prometheus before `rollout advance` moves a stack a week."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.policies.gatekeeper import TEMPLATE_OF_POLICY, denied_templates, gatekeeper, pod_of
-from tests.policies.state import POD_SPEC, Check, StateBuilder, changed, deployment, removed
+from tests.policies.state import DIGEST, POD_SPEC, Check, StateBuilder, changed, deployment, removed
 from tests.policies.test_k8s import (
     ANNOTATION,
     CTR,
@@ -42,9 +42,7 @@ def cases() -> list[tuple[str, str, dict[str, Any]]]:
     deploy = "kubernetes:apps/v1:Deployment"
     found: list[tuple[str, str, dict[str, Any]]] = [("baseline", deploy, deployment())]
     for path, value, _ in POD_SECURITY_CASES:
-        found.append(
-            (f"pss: {path.split('.')[-1]}={value!r}", deploy, changed(deployment(), path, value))
-        )
+        found.append((f"pss: {_short(path)}={value!r}", deploy, changed(deployment(), path, value)))
     for path in EXPLICIT_SETTINGS:
         found.append((f"pss: no {path.split('.')[-1]}", deploy, removed(deployment(), path)))
     pod_level = removed(
@@ -83,7 +81,11 @@ def cases() -> list[tuple[str, str, dict[str, Any]]]:
         )
     for image, _ in IMAGE_CASES:
         found.append(
-            (f"image: {image[-40:]}", deploy, changed(deployment(), f"{CTR}.image", image))
+            (
+                f"image: {image.replace(DIGEST, '<digest>')}",
+                deploy,
+                changed(deployment(), f"{CTR}.image", image),
+            )
         )
     for path in MISSING_RESOURCES:
         found.append((f"limits: no {path.split('.', 5)[-1]}", deploy, removed(deployment(), path)))
@@ -166,3 +168,7 @@ def _markdown(rows: list[tuple[str, str, bool, bool, bool]]) -> str:
     ]
     lines += [f"| {c} | {p} | {mark[a]} | {mark[b]} | {mark[d]} |" for c, p, a, b, d in rows]
     return "\n".join(lines) + "\n"
+
+
+def _short(path: str) -> str:
+    return path.removeprefix(f"{POD}.").replace("containers.0.", "container ")

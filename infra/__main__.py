@@ -3,6 +3,7 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.admission.component import Admission, AdmissionArgs
 from components.environment.component import Environment, EnvironmentArgs
 from components.iam import ClusterIdentity
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
@@ -122,6 +123,14 @@ rollback = Rollback(
     ),
 )
 
+# Enforcement second: Gatekeeper and every tier's constraints from week 1, each tier's in dryrun
+# until its deny week (config; by default the week before the tier first takes traffic).
+admission = Admission(
+    "admission",
+    AdmissionArgs(settings=config.admission, week=this_week.week, deny_from=config.deny_weeks()),
+    opts=in_cluster,
+)
+
 environments = {
     tier: Environment(
         f"env-{tier}",
@@ -175,6 +184,14 @@ pulumi.export(
         "ledgerParameterName": rollback.ledger_parameter_name,
         "auditTableName": rollback.audit_table_name,
         "budget": rollback.budget,
+    },
+)
+pulumi.export(
+    "admission",
+    {
+        "namespace": admission.namespace,
+        "enforcement": admission.enforcement,
+        "templates": admission.templates,
     },
 )
 pulumi.export("namespaces", {tier: env.namespace for tier, env in environments.items()})

@@ -16,12 +16,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from components.admission.config import AdmissionConfig
 from components.environment.config import ServiceConfig
 from components.model import ConfigModel, check
 from components.observability.config import AlertingConfig, ObservabilityConfig
 from components.promotion.config import PromotionConfig
 from components.rollback.config import RollbackConfig
 from components.routing.config import NetworkConfig, RoutingConfig
+from rollout_rules.admission import enforcement_weeks, override_error
 from rollout_rules.contract import PROJECT, account_from_arn
 from rollout_rules.errors import ConfigError, PlanError
 from rollout_rules.plan import DEFAULT_PLAN, Allocation, WeekPlan, validate_plan
@@ -154,6 +156,7 @@ class StackConfig(ConfigModel):
     observability: ObservabilityConfig
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
 
     @field_validator("region")
     @classmethod
@@ -179,6 +182,20 @@ class StackConfig(ConfigModel):
                 f"({', '.join(names)})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _enforcement_weeks(self) -> StackConfig:
+        for tier, week in self.admission.enforce_from_week.items():
+            problem = override_error(tier, week, self.schedule())
+            if problem:
+                raise ValueError(f"admission.enforceFromWeek.{tier}: {problem}")
+        return self
+
+    def deny_weeks(self) -> dict[str, int | None]:
+        """Per tier: the week its admission constraints switch from dryrun to deny."""
+        return enforcement_weeks(
+            self.schedule(), self.admission.lead_weeks, self.admission.enforce_from_week
+        )
 
     def schedule(self) -> tuple[WeekPlan, ...]:
         """The plan in effect: the stack's custom plan, else the default one."""

@@ -14,6 +14,8 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
+from rollout_rules.admission import ALLOWED_ADDED_CAPABILITIES as _ADDED
+from rollout_rules.admission import ALLOWED_SECCOMP_PROFILES, DEFAULT_ALLOWED_REGISTRIES
 from rollout_rules.contract import ANNOTATION_NEEDS_API_TOKEN
 
 from ._common import (
@@ -32,8 +34,8 @@ from ._workloads import CONTAINER_LISTS, annotations_of, container_label, contai
 # k8s-pod-security-restricted
 # ---------------------------------------------------------------------------------------------
 
-ALLOWED_ADDED_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
-ALLOWED_SECCOMP = frozenset({"RuntimeDefault", "Localhost"})
+ALLOWED_ADDED_CAPABILITIES = frozenset(_ADDED)
+ALLOWED_SECCOMP = frozenset(ALLOWED_SECCOMP_PROFILES)
 
 
 def pod_security_problems(pod_spec: Any) -> list[str]:
@@ -117,10 +119,8 @@ k8s_pod_security_restricted = resource_policy(
 # k8s-image-pinned
 # ---------------------------------------------------------------------------------------------
 
-DEFAULT_REGISTRIES = [
-    "*.dkr.ecr.*.amazonaws.com",
-    "ghcr.io/codex-dominion",
-]
+# Shared with the Gatekeeper constraints (rollout_rules.admission).
+DEFAULT_REGISTRIES = list(DEFAULT_ALLOWED_REGISTRIES)
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
+from rollout_rules.admission import DEFAULT_ALLOWED_LICENSES as _ALLOWED
+from rollout_rules.admission import DEFAULT_DENIED_LICENSES as _DENIED
 from rollout_rules.contract import LABEL_LICENSE
 
 from ._common import OPENCHAIN, SOC2, Control, Report, get, resource_policy, string_list_schema
@@ -23,6 +25,7 @@ DEFAULT_CHART_REPOSITORIES = [
     "https://grafana.github.io/helm-charts",
     "https://kubernetes-sigs.github.io/metrics-server",
     "https://aws.github.io/eks-charts",
+    "https://open-policy-agent.github.io/gatekeeper/charts",
 ]
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 
@@ -89,16 +92,9 @@ license_approved_charts = resource_policy(
 # license-allowlist
 # ---------------------------------------------------------------------------------------------
 
-DEFAULT_ALLOWED_LICENSES = [
-    "Apache-2.0",
-    "MIT",
-    "BSD-2-Clause",
-    "BSD-3-Clause",
-    "ISC",
-    "MPL-2.0",
-    "LicenseRef-Codex-Proprietary",
-]
-DEFAULT_DENIED_LICENSES = ["AGPL-3.0", "SSPL-1.0", "BUSL-1.1"]
+# Shared with the Gatekeeper constraints (rollout_rules.admission).
+DEFAULT_ALLOWED_LICENSES = list(_ALLOWED)
+DEFAULT_DENIED_LICENSES = list(_DENIED)
 
 
 def _denied(value: str, denied: list[str]) -> bool:

@@ -74,6 +74,14 @@ def check(
         str | None, typer.Option("--ledger", help="Rollback ledger JSON file (with --stack).")
     ] = None,
     pack: Annotated[Path, typer.Option("--policy-pack", help="Policy pack directory.")] = PACK_DIR,
+    rego: Annotated[
+        bool,
+        typer.Option(
+            "--rego",
+            help="Run the Gatekeeper admission policies (the state's ConstraintTemplates and "
+            "Constraints, on regopy) instead of the pack.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate the policy pack against a stack's state. Exit 1 on a mandatory violation,
     2 on bad input."""
@@ -83,6 +91,8 @@ def check(
         raise _fail("give exactly one of --stack or --export")
     if export is not None and (week is not None or ledger is not None):
         raise _fail("--week and --ledger go with --stack, not --export")
+    if rego and config is not None:
+        raise _fail("--config is the pack's config; with --rego the constraints' parameters apply")
     try:
         given = load_config_file(config) if config is not None else {}
         if export is not None:
@@ -93,7 +103,12 @@ def check(
             state = _render(stack, week, ledger)
             source = f"offline render, week {week}" if week is not None else "offline render"
             artifact, stack_config = f"Pulumi.{stack}.yaml", _stack_config(stack)
-        report = evaluate(state, given, pack_dir=pack, source=source, stack_config=stack_config)
+        if rego:
+            from rollout_cli.policy.admission import check_state
+
+            report = check_state(state, source)
+        else:
+            report = evaluate(state, given, pack_dir=pack, source=source, stack_config=stack_config)
     except PolicyCheckError as err:
         raise _fail(str(err)) from None
     text = render(report, fmt, artifact)

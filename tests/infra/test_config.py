@@ -104,6 +104,19 @@ SERVICES = "codex-rollout:services"
             _set(["codex-rollout:rolout"], {"week": 3}),
             r"^codex-rollout:rolout: unknown key",
         ),
+        (
+            _set(["codex-rollout:admission"], {"enforceFromWeek": {"canary": 6}}),
+            r"^codex-rollout:admission\.enforceFromWeek\.canary: 6 is after week 5, when canary "
+            r"first takes traffic",
+        ),
+        (
+            _set(["codex-rollout:admission"], {"enforceFromWeek": {"staging": 2}}),
+            r"^codex-rollout:admission\.enforceFromWeek: .*'staging' is not a tier",
+        ),
+        (
+            _set(["codex-rollout:admission"], {"chartVersion": "^3.23"}),
+            r"^codex-rollout:admission\.chartVersion: '\^3\.23' is not an exact chart version",
+        ),
     ],
 )
 def test_bad_config_is_one_precise_line(stack_root: Path, edit: Any, message: str) -> None:

@@ -41,36 +41,38 @@ def test_baseline_is_compliant(check: Check) -> None:
     assert [v for v in report.violations if v.policy in K8S_POLICIES] == []
 
 
-@pytest.mark.parametrize(
-    ("path", "value", "expected"),
-    [
-        (f"{CTR}.securityContext.privileged", True, "is privileged"),
-        (f"{CTR}.securityContext.allowPrivilegeEscalation", True, "allowPrivilegeEscalation"),
-        (f"{CTR}.securityContext.runAsNonRoot", False, "runAsNonRoot"),
-        (f"{CTR}.securityContext.runAsUser", 0, "runs as UID 0"),
-        (f"{POD}.hostNetwork", True, "hostNetwork is true"),
-        (f"{POD}.hostPID", True, "hostPID is true"),
-        (f"{POD}.hostIPC", True, "hostIPC is true"),
-        (f"{POD}.volumes", [{"name": "docker", "hostPath": {"path": "/var/run"}}], "hostPath"),
-        (f"{CTR}.securityContext.capabilities.add", ["SYS_ADMIN"], "adds capabilities SYS_ADMIN"),
-        (f"{CTR}.securityContext.capabilities.drop", ["NET_RAW"], "does not drop ALL"),
-        (f"{CTR}.securityContext.seccompProfile.type", "Unconfined", "'Unconfined'"),
-        (f"{POD}.securityContext.seccompProfile.type", "Unconfined", "pod seccompProfile"),
-    ],
-)
+# One property changed per case: (path, value, expected message). The Gatekeeper parity test
+# (tests/policies/test_rego_parity.py) runs these cases too.
+POD_SECURITY_CASES: list[tuple[str, Any, str]] = [
+    (f"{CTR}.securityContext.privileged", True, "is privileged"),
+    (f"{CTR}.securityContext.allowPrivilegeEscalation", True, "allowPrivilegeEscalation"),
+    (f"{CTR}.securityContext.runAsNonRoot", False, "runAsNonRoot"),
+    (f"{CTR}.securityContext.runAsUser", 0, "runs as UID 0"),
+    (f"{POD}.hostNetwork", True, "hostNetwork is true"),
+    (f"{POD}.hostPID", True, "hostPID is true"),
+    (f"{POD}.hostIPC", True, "hostIPC is true"),
+    (f"{POD}.volumes", [{"name": "docker", "hostPath": {"path": "/var/run"}}], "hostPath"),
+    (f"{CTR}.securityContext.capabilities.add", ["SYS_ADMIN"], "adds capabilities SYS_ADMIN"),
+    (f"{CTR}.securityContext.capabilities.drop", ["NET_RAW"], "does not drop ALL"),
+    (f"{CTR}.securityContext.seccompProfile.type", "Unconfined", "'Unconfined'"),
+    (f"{POD}.securityContext.seccompProfile.type", "Unconfined", "pod seccompProfile"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), POD_SECURITY_CASES)
 def test_pod_security_violations(check: Check, path: str, value: Any, expected: str) -> None:
     report = check(workload(changed(deployment(), path, value)))
     assert expected in messages(report, PSS)
     assert {v.enforcement_level for v in findings(report, PSS)} == {"mandatory"}
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        f"{CTR}.securityContext.allowPrivilegeEscalation",
-        f"{CTR}.securityContext.capabilities",
-    ],
-)
+EXPLICIT_SETTINGS = [
+    f"{CTR}.securityContext.allowPrivilegeEscalation",
+    f"{CTR}.securityContext.capabilities",
+]
+
+
+@pytest.mark.parametrize("path", EXPLICIT_SETTINGS)
 def test_pod_security_requires_explicit_settings(check: Check, path: str) -> None:
     assert findings(check(workload(removed(deployment(), path))), PSS)
 
@@ -147,18 +149,18 @@ def test_every_workload_kind(check: Check, typ: str, inputs: dict[str, Any]) -> 
 # -- k8s-image-pinned ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("image", "expected"),
-    [
-        (
-            "444455556666.dkr.ecr.eu-central-1.amazonaws.com/codex/codegen-api:1.2.3",
-            "not pinned by digest",
-        ),
-        (f"docker.io/library/nginx@{DIGEST}", "not from an approved registry"),
-        (f"nginx@{DIGEST}", "not from an approved registry"),
-        (f"ghcr.io/someone-else/tool@{DIGEST}", "not from an approved registry"),
-    ],
-)
+IMAGE_CASES: list[tuple[str, str]] = [
+    (
+        "444455556666.dkr.ecr.eu-central-1.amazonaws.com/codex/codegen-api:1.2.3",
+        "not pinned by digest",
+    ),
+    (f"docker.io/library/nginx@{DIGEST}", "not from an approved registry"),
+    (f"nginx@{DIGEST}", "not from an approved registry"),
+    (f"ghcr.io/someone-else/tool@{DIGEST}", "not from an approved registry"),
+]
+
+
+@pytest.mark.parametrize(("image", "expected"), IMAGE_CASES)
 def test_unpinned_or_unapproved_images(check: Check, image: str, expected: str) -> None:
     report = check(workload(changed(deployment(), f"{CTR}.image", image)))
     assert expected in messages(report, IMAGES)
@@ -197,9 +199,14 @@ def test_registry_patterns() -> None:
 # -- k8s-resource-limits -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "path", [f"{CTR}.resources.limits.memory", f"{CTR}.resources.requests.cpu", f"{CTR}.resources"]
-)
+MISSING_RESOURCES = [
+    f"{CTR}.resources.limits.memory",
+    f"{CTR}.resources.requests.cpu",
+    f"{CTR}.resources",
+]
+
+
+@pytest.mark.parametrize("path", MISSING_RESOURCES)
 def test_missing_requests_or_limits(check: Check, path: str) -> None:
     report = check(workload(removed(deployment(), path)))
     assert findings(report, LIMITS)[0].enforcement_level == "advisory"

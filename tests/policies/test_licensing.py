@@ -87,16 +87,16 @@ def test_licence_baseline_is_compliant(check: Check) -> None:
     assert findings(check(workload(deployment())), LICENCE) == []
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, "has no codex.dev/license label"),
-        ("AGPL-3.0-only", "'AGPL-3.0-only' is denied"),
-        ("SSPL-1.0", "is denied"),
-        ("BUSL-1.1", "is denied"),
-        ("GPL-2.0-only", "is not in allowedLicenses"),
-    ],
-)
+LICENCE_CASES: list[tuple[str | None, str]] = [
+    (None, "has no codex.dev/license label"),
+    ("AGPL-3.0-only", "'AGPL-3.0-only' is denied"),
+    ("SSPL-1.0", "is denied"),
+    ("BUSL-1.1", "is denied"),
+    ("GPL-2.0-only", "is not in allowedLicenses"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), LICENCE_CASES)
 def test_licence_not_allowed(check: Check, value: str | None, expected: str) -> None:
     inputs = removed(deployment(), LABEL) if value is None else changed(deployment(), LABEL, value)
     assert expected in messages(check(workload(inputs)), LICENCE)

@@ -166,16 +166,33 @@ def plan(
 @app.command()
 def render(
     stack: StackOpt,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")],
+    out_dir: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory to write into: new, empty, or a previous render (replaced whole).",
+        ),
+    ],
     week: WeekOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
-    """Write the plan as files: resources.json (stack export shape), k8s/, and more."""
+    """Write the plan as files: resources.json (stack export shape), k8s/, and more.
+
+    Never deletes or overwrites a file it did not write (render-manifest.json lists them).
+    """
+    from rollout_cli.render import check_target
     from rollout_cli.render import render as write
 
+    if not out_dir.strip():
+        raise fail("--out '': give a directory to render into")
+    try:
+        check_target(Path(out_dir).absolute())  # refused before the plan runs, too
+    except ValueError as err:
+        raise fail(f"--out {out_dir}: {err}") from None
     result = _plan(stack, week, ledger)
     try:
-        written = write(result, out_dir)
+        written = write(result, Path(out_dir))
     except (OSError, ValueError) as err:
         raise fail(f"--out {out_dir}: {err}") from None
     out.print(f"rendered {stack} week {result.week}: {len(written)} files under {out_dir}")

@@ -97,10 +97,13 @@ def sns_event(message: dict[str, Any]) -> dict[str, Any]:
 
 def load_event(path: Path) -> dict[str, Any]:
     """The event in FILE: a Lambda event, or a bare SNS message body to wrap."""
+    from rollout_cli.inputs import read_input
+    from rollout_rules.errors import ConfigError
+
     try:
-        event = json.loads(path.read_text())
-    except OSError as err:
-        raise _fail(f"--event {path}: cannot read ({err.strerror})") from None
+        event = json.loads(read_input(path, f"--event {path}"))
+    except ConfigError as err:
+        raise _fail(str(err)) from None
     except json.JSONDecodeError as err:
         raise _fail(f"--event {path}: not JSON ({err.msg} at line {err.lineno})") from None
     if not isinstance(event, dict):

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from infra.config import NAMESPACE, NAMESPACE_KEYS, PROJECT, ConfigError, parse
+from rollout_cli.inputs import read_input
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Shown in place of a `secure:` value offline.
@@ -50,7 +51,7 @@ class OfflineConfig:
                 f"{path.name}: no such stack file (stacks: {', '.join(stacks(root))})"
             )
         try:
-            document = yaml.safe_load(path.read_text()) or {}
+            document = yaml.safe_load(read_input(path, path.name)) or {}
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""

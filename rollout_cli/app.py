@@ -34,6 +34,29 @@ app = typer.Typer(
     add_completion=False,
 )
 config_app = typer.Typer(help="Stack config checks.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"rollout {version('codex-rollout')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("rollout (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="Print the version."),
+    ] = False,
+) -> None:
+    """Offline plan, render, diff and checks for the codex-rollout Pulumi program."""
+
+
 app.add_typer(config_app, name="config")
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
@@ -126,7 +149,9 @@ def schedule(stack: StackOpt, as_json: JsonOpt = False) -> None:
     plan = model.schedule()
     rows = table(plan, through=max(12, model.rollout.week))
     if as_json:
-        print(json.dumps([row.as_dict() for row in rows], indent=2))
+        current = model.rollout.week
+        marked = [{**row.as_dict(), "current": row.week == current} for row in rows]
+        print(json.dumps(marked, indent=2))
         return
     grid = Table(title=f"rollout schedule: {stack}")
     for column in ("", "week", "phase", *TIERS):

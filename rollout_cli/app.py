@@ -231,7 +231,8 @@ def diff(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Resources added, removed and changed (with property paths) between two weeks."""
+    """Traffic by tier, then per resource the paths that changed between two weeks (--json:
+    every changed path with its full old and new value)."""
     from rollout_cli.render import diff as plan_diff
     from rollout_cli.summary import listener_weights
 
@@ -242,26 +243,9 @@ def diff(
     if as_json:
         print(json.dumps({**result.as_dict(), "weights": weights}, indent=2))
         return
-    out.print(f"{stack}: week {from_week} -> week {to_week}")
-    out.print(
-        "traffic: "
-        + ", ".join(
-            f"{tier} {weights['from'].get(tier, '-')} -> {weights['to'].get(tier, '-')}"
-            for tier in TIERS
-        )
-    )
-    for urn in result.added:
-        out.print(f"  + {urn}")
-    for urn in result.removed:
-        out.print(f"  - {urn}")
-    for urn, changes in result.changed.items():
-        out.print(f"  ~ {urn}")
-        for change in changes:
-            out.print(f"      {change.path}: {json.dumps(change.old)} => {json.dumps(change.new)}")
-    out.print(
-        f"{len(result.added)} to add, {len(result.removed)} to remove, "
-        f"{len(result.changed)} to change"
-    )
+    from rollout_cli.review import review
+
+    print("\n".join(review(before, after, result)))
 
 
 app.add_typer(policy_app, name="policy")

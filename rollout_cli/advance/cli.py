@@ -25,7 +25,7 @@ from rollout_cli.stackfile import load_offline, project_root, stack_file
 from rollout_rules.contract import ledger_parameter_name
 from rollout_rules.errors import ConfigError
 from rollout_rules.ledger import Ledger, parse_ledger
-from rollout_rules.plan import TIERS, week_plan
+from rollout_rules.plan import week_plan
 
 PROMETHEUS_ENV = "PROMETHEUS_URL"
 DEFAULT_PROMETHEUS = "http://localhost:9090"
@@ -117,31 +117,9 @@ def _pack_dir() -> Path:
 def _print_diff(stack: str, before: Any, after: Any, stream: TextIO) -> None:
     """The `rollout diff` view of the change just written."""
     from rollout_cli.render import diff as plan_diff
-    from rollout_cli.summary import listener_weights
+    from rollout_cli.review import review
 
-    result = plan_diff(before, after)
-    weights = {"from": listener_weights(before), "to": listener_weights(after)}
-    print(f"{stack}: week {before.week} -> week {after.week}", file=stream)
-    print(
-        "traffic: "
-        + ", ".join(
-            f"{t} {weights['from'].get(t, '-')} -> {weights['to'].get(t, '-')}" for t in TIERS
-        ),
-        file=stream,
-    )
-    for urn in result.added:
-        print(f"  + {urn}", file=stream)
-    for urn in result.removed:
-        print(f"  - {urn}", file=stream)
-    for urn, changes in result.changed.items():
-        print(f"  ~ {urn}", file=stream)
-        for change in changes:
-            print(f"      {change.path}: {change.old!r} => {change.new!r}", file=stream)
-    print(
-        f"{len(result.added)} to add, {len(result.removed)} to remove, "
-        f"{len(result.changed)} to change",
-        file=stream,
-    )
+    print("\n".join(review(before, after, plan_diff(before, after))), file=stream)
 
 
 # -- the command ----------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ def test_healthy_week_writes_the_week_and_prints_the_traffic_diff(
     after = path.read_text()
     assert after == before.replace("    week: 8\n", "    week: 9\n", 1)
     assert "ALLOWED, written" in done.stdout
-    assert "traffic: sandbox 10 -> 5, canary 10 -> 5, production 80 -> 90" in done.stdout
+    assert "traffic: sandbox 10 → 5, canary 10 → 5, production 80 → 90" in done.stdout
     # The program reads the new week.
     check = subprocess.run(
         [str(Path(sys.executable).with_name("rollout")), "config", "validate", "--stack", "prod"],

@@ -31,6 +31,7 @@ import asyncio
 import math
 import os
 from collections.abc import Callable
+from functools import partial
 from inspect import isawaitable
 from typing import Any
 
@@ -43,7 +44,8 @@ from pulumi_policy.version import VERSION
 MIRRORED_SDK_VERSION = "1.21.0"
 SWITCH = "ROLLOUT_POLICY_ANALYZER"
 
-_SDK_SERVICER = sdk._PolicyAnalyzerServicer
+_SERVICER = "_PolicyAnalyzerServicer"
+_SDK_SERVICER: type = getattr(sdk, _SERVICER)
 
 
 def _value(value: Any) -> Any:
@@ -80,25 +82,28 @@ def _props(message: Any) -> Any:
     return unknown_checking_proxy(deserialize_properties(struct_to_dict(message)))
 
 
-class OnePassAnalyzer(_SDK_SERVICER):  # type: ignore[misc, valid-type]
+class OnePassAnalyzer(_SDK_SERVICER):
     """The SDK's analyzer service with Analyze and AnalyzeStack decoding each request once."""
 
     # The SDK keeps its state in name-mangled attributes; these read them.
+    def _sdk(self, name: str) -> Any:
+        return getattr(self, f"_PolicyAnalyzerServicer__{name}")
+
     @property
     def _policies(self) -> list[Any]:
-        return self._PolicyAnalyzerServicer__policies  # type: ignore[no-any-return]
+        return self._sdk("policies")
 
     @property
     def _pack_name(self) -> str:
-        return self._PolicyAnalyzerServicer__policy_pack_name  # type: ignore[no-any-return]
+        return self._sdk("policy_pack_name")
 
     @property
     def _pack_version(self) -> str:
-        return self._PolicyAnalyzerServicer__policy_pack_version  # type: ignore[no-any-return]
+        return self._sdk("policy_pack_version")
 
     @property
     def _stack_tags(self) -> Any:
-        return self._PolicyAnalyzerServicer__stack_tags
+        return self._sdk("stack_tags")
 
     def _get_provider_resource(self, request: Any) -> Any:
         if not request.HasField("provider"):
@@ -118,8 +123,7 @@ class OnePassAnalyzer(_SDK_SERVICER):  # type: ignore[misc, valid-type]
             result = validate()
             if isawaitable(result):
                 loop = asyncio.new_event_loop()
-                task = asyncio.Task(result, loop=loop)  # type: ignore[arg-type]
-                loop.run_until_complete(task)
+                loop.run_until_complete(asyncio.ensure_future(result, loop=loop))
                 loop.close()
         except UnknownValueError as e:
             response.diagnostics.append(
@@ -180,7 +184,7 @@ class OnePassAnalyzer(_SDK_SERVICER):  # type: ignore[misc, valid-type]
                 self._get_policy_config(policy.name),
                 self._stack_tags,
             )
-            self._run(response, policy, lambda p=policy, a=args, r=report: p.validate(a, r))
+            self._run(response, policy, partial(policy.validate, args, report))
         return response
 
     def _stack_resources(self, request: Any) -> list[Any]:
@@ -240,7 +244,7 @@ class OnePassAnalyzer(_SDK_SERVICER):  # type: ignore[misc, valid-type]
             args = sdk.StackValidationArgs(
                 resources, self._get_policy_config(policy.name), self._stack_tags
             )
-            self._run(response, policy, lambda p=policy, a=args, r=report: p.validate(a, r))
+            self._run(response, policy, partial(policy.validate, args, report))
         return response
 
 
@@ -252,8 +256,6 @@ def active() -> bool:
 def install() -> bool:
     """Make ``PolicyPack`` serve ``OnePassAnalyzer``; False (and the SDK's analyzer) when
     ``active()`` is not."""
-    if not active():
-        sdk._PolicyAnalyzerServicer = _SDK_SERVICER
-        return False
-    sdk._PolicyAnalyzerServicer = OnePassAnalyzer
-    return True
+    chosen = OnePassAnalyzer if active() else _SDK_SERVICER
+    setattr(sdk, _SERVICER, chosen)
+    return chosen is OnePassAnalyzer

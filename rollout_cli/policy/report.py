@@ -9,7 +9,7 @@ from typing import Any
 
 from rollout_cli.policy.metadata import WIRE_TO_LEVEL, WIRE_TO_SEVERITY, PolicyMeta
 from rollout_cli.policy.state import StateResource
-from rollout_rules.contract import STACK_TYPE
+from rollout_rules.contract import PREVIEW_BLIND, STACK_TYPE
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
 LEVEL_RANK = {"mandatory": 0, "remediate": 0, "advisory": 1, "disabled": 2}
@@ -95,8 +95,15 @@ class Report:
             kind = target.type if target else STACK_TYPE
             message = diagnostic.message
             if message.startswith("can't run policy"):
-                self.not_applicable.append(NotApplicable(diagnostic.policyName, urn, kind, message))
-                continue
+                blind = message.find(PREVIEW_BLIND)
+                if blind < 0:
+                    self.not_applicable.append(
+                        NotApplicable(diagnostic.policyName, urn, kind, message)
+                    )
+                    continue
+                # The policy evaluated what it could and names what it could not see: the
+                # engine shows this as an advisory, and so does the report.
+                message = diagnostic.description + "\n" + message[blind:]
             prefix = diagnostic.description + "\n"
             if message.startswith(prefix):
                 message = message[len(prefix) :]

@@ -601,11 +601,11 @@ def _pagerduty_subscriptions(resources: list[PolicyResource]) -> list[PolicyReso
 
 
 def _validate_pagerduty(args: StackValidationArgs, report: Report) -> None:
-    routed = list(weighted_routes(args))
-    production = sum(r.weight for r in routed if r.tier == PRODUCTION_TIER)
+    split = list(weighted_routes(args))
+    production = sum(r.weight for r in split if r.tier == PRODUCTION_TIER)
     if production <= 0:
         blind = Blind()
-        for route in routed:
+        for route in split:
             if route.weight > 0 and not route.known:
                 blind.note(route.listener, route.what)
         blind.done()  # an unresolved route with traffic may be production's

@@ -30,7 +30,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from rollout_rules.contract import LISTENER_TYPE, TARGET_GROUP_TYPE
+from rollout_rules.contract import LISTENER_TYPE, PREVIEW_BLIND, TARGET_GROUP_TYPE
 
 __all__ = [
     "CIS_AWS",
@@ -39,9 +39,12 @@ __all__ = [
     "LISTENER_TYPES",
     "LOAD_BALANCER_TYPES",
     "OPENCHAIN",
+    "PREVIEW_BLIND",
     "SOC2",
     "TARGET_GROUP_TYPES",
+    "Blind",
     "Control",
+    "NotVerifiableAtPreviewError",
     "Report",
     "UnknownValueError",
     "aws_provider_region",
@@ -213,6 +216,40 @@ _UNKNOWNS = frozenset(
 def is_unknown(value: Any) -> bool:
     """True for the engine's unknown sentinels (only visible through unwrapped containers)."""
     return isinstance(value, str) and value in _UNKNOWNS
+
+
+_UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+class NotVerifiableAtPreviewError(UnknownValueError):
+    """Raised by a policy, after it has evaluated everything it could, for what it could not see.
+
+    The policy SDK turns an ``UnknownValueError`` escaping a policy into an advisory diagnostic
+    ("can't run policy ... during preview: <message>"), the one way a mandatory policy can say
+    "not verified" without failing the preview; the message names every value and resource.
+    """
+
+    def __init__(self, unknowns: Sequence[str]) -> None:
+        Exception.__init__(self)
+        self.unknown_type_sentinel = _UNKNOWN_STRING
+        self.props: list[str] = []
+        self.message = f"{PREVIEW_BLIND}: " + "; ".join(unknowns)
+
+
+class Blind:
+    """What one evaluation could not see; ``done()`` raises the advisory if anything."""
+
+    def __init__(self) -> None:
+        self.unknowns: list[str] = []
+
+    def note(self, resource: PolicyResource, what: str) -> None:
+        entry = f"{what} of {resource.resource_type} {resource.name!r} is unknown"
+        if entry not in self.unknowns:
+            self.unknowns.append(entry)
+
+    def done(self) -> None:
+        if self.unknowns:
+            raise NotVerifiableAtPreviewError(self.unknowns)
 
 
 def get(obj: Any, *path: str | int, default: Any = None) -> Any:

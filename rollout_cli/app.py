@@ -46,6 +46,14 @@ LedgerOpt = Annotated[
     str | None, typer.Option("--ledger", help="File holding the rollback ledger's JSON value.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+FromWeekOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--from-week",
+        help="Preview the change from this week (0: a first deploy): resources new since then "
+        "get unknown computed outputs, as `pulumi preview` gives them.",
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -54,11 +62,19 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _plan(stack: str, week: int | None, ledger: str | None) -> Any:
+def _plan(
+    stack: str,
+    week: int | None,
+    ledger: str | None,
+    from_week: int | None = None,
+    before: Any = None,
+) -> Any:
     from rollout_cli.offline import run_plan
 
     try:
-        return run_plan(stack, week, ledger, root=project_root())
+        return run_plan(
+            stack, week, ledger, root=project_root(), from_week=from_week, before=before
+        )
     except ConfigError as err:
         raise fail(str(err)) from None
     except Exception as err:
@@ -147,13 +163,14 @@ def plan(
     week: WeekOpt = None,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
+    from_week: FromWeekOpt = None,
 ) -> None:
     """Run the program offline and summarise the stack's desired state at a week."""
     from rollout_cli.policy_summary import prestart
     from rollout_cli.summary import summarise
 
     pack = prestart()  # the pack's start-up overlaps the offline run on the other core
-    result = _plan(stack, week, ledger)
+    result = _plan(stack, week, ledger, from_week)
     summary = summarise(result, pack)
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
@@ -169,11 +186,16 @@ def render(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")],
     week: WeekOpt = None,
     ledger: LedgerOpt = None,
+    from_week: FromWeekOpt = None,
 ) -> None:
-    """Write the plan as files: resources.json (stack export shape), k8s/, and more."""
+    """Write the plan as files: resources.json (stack export shape), k8s/, and more.
+
+    With --from-week, values unknown at preview are written as the engine's unknown sentinel,
+    and `rollout policy check --export DIR` hands them to the pack as unknowns.
+    """
     from rollout_cli.render import render as write
 
-    result = _plan(stack, week, ledger)
+    result = _plan(stack, week, ledger, from_week)
     try:
         written = write(result, out_dir)
     except (OSError, ValueError) as err:
@@ -189,12 +211,16 @@ def diff(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Resources added, removed and changed (with property paths) between two weeks."""
+    """Resources added, removed and changed (with property paths) between two weeks.
+
+    The later week is previewed from the earlier one, as `pulumi preview` shows the change:
+    what is new has unknown computed outputs (written as the engine's unknown sentinel).
+    """
     from rollout_cli.render import diff as plan_diff
     from rollout_cli.summary import listener_weights
 
     before = _plan(stack, from_week, ledger)
-    after = _plan(stack, to_week, ledger)
+    after = _plan(stack, to_week, ledger, from_week, before)
     result = plan_diff(before, after)
     weights = {"from": listener_weights(before), "to": listener_weights(after)}
     if as_json:

@@ -31,7 +31,9 @@ WEEKS = tuple(range(1, 13))
 DesignTable = dict[int, tuple[str, tuple[int, int, int]]]
 SLOW_FIXTURES = frozenset({"plan", "promtool", "amtool", "cli", "pack"})
 # Names whose use in a test body means a whole-program plan or another process.
-SLOW_CALLS = frozenset({"plan_of", "run_plan", "render_state", "run_cli", "Popen", "subprocess"})
+SLOW_CALLS = frozenset(
+    {"plan_of", "preview_of", "run_plan", "render_state", "run_cli", "Popen", "subprocess"}
+)
 
 _PLANS: dict[tuple[str, int | None, str | None], PlanResult] = {}
 
@@ -86,6 +88,19 @@ def plan_of(stack: str, week: int | None = None, ledger: str | None = None) -> P
     if key not in _PLANS:
         _PLANS[key] = run_plan(stack, week, ledger)
     return _PLANS[key]
+
+
+_PREVIEWS: dict[tuple[str, int, int], PlanResult] = {}
+
+
+def preview_of(stack: str, week: int, from_week: int) -> PlanResult:
+    """The preview of `from_week` -> `week` (0: a first deploy), computed once per session; the
+    plan at `from_week` is the session's shared one."""
+    key = (stack, week, from_week)
+    if key not in _PREVIEWS:
+        before = plan_of(stack, from_week) if from_week > 0 else None
+        _PREVIEWS[key] = run_plan(stack, week, from_week=from_week, before=before)
+    return _PREVIEWS[key]
 
 
 @pytest.fixture

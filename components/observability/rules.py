@@ -41,14 +41,20 @@ from typing import Any
 from components.environment.config import ServiceConfig
 from components.observability.config import ThresholdsConfig
 from components.observability.contract import METRIC_NAMES
+from rollout_rules.contract import namespace_for
+from rollout_rules.plan import TIERS
 
 # -- recording rule names (`level:metric:operations`) -----------------------------------------
 
 BY = "service, tier"
 GUARD_WINDOW = "5m"
-# A tier counts as serving traffic for CodexTierDown if it did so at any time in this window:
-# once its targets are down it exports nothing, so its current request rate cannot tell.
+# CodexTierDown: a tier has an environment if it served traffic in this window (once its targets
+# are down it exports nothing, so its current request rate cannot tell), if it has scrape targets,
+# or if kube-state-metrics shows its Deployment wanting replicas (a tier whose pods never came up
+# may have no `up` series at all).
 TIER_DOWN_LOOKBACK = "1h"
+# A Deployment younger than this is still pulling images and starting: not yet "down".
+TIER_DOWN_GRACE_SECONDS = 600
 CODEGEN_WINDOW = "10m"
 DEPLOYMENT_WINDOW = "1d"
 SLO_WINDOWS = ("30m", "1h", "6h", "3d")
@@ -191,7 +197,40 @@ def _burn_condition(windows: Sequence[BurnWindow]) -> str:
     return conditions[0] if len(conditions) == 1 else "(" + " or ".join(conditions) + ")"
 
 
-def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
+def _wanted_deployments(services: Sequence[ServiceConfig]) -> str:
+    """(service, tier) of every Deployment of ours that wants replicas and is past its grace.
+
+    kube-state-metrics (kube-prometheus-stack) labels its series with `namespace` and
+    `deployment`; the tier comes from the namespace (`codex-<tier>`), the service from the
+    Deployment's name, which is the service's.
+    """
+    # Kubernetes names need no regex escaping: [a-z0-9-] only.
+    namespaces = "|".join(namespace_for(tier) for tier in TIERS)
+    names = "|".join(s.name for s in services)
+    selector = f'{{namespace=~"{namespaces}", deployment=~"{names}"}}'
+    wanted = (
+        f"kube_deployment_spec_replicas{selector} > 0 and on (namespace, deployment) "
+        f"(time() - kube_deployment_created{selector} > {TIER_DOWN_GRACE_SECONDS})"
+    )
+    prefix = namespace_for("")
+    by_tier = f'label_replace({wanted}, "tier", "$1", "namespace", "{prefix}(.+)")'
+    return f'max by ({BY}) (label_replace({by_tier}, "service", "$1", "deployment", "(.+)"))'
+
+
+def _tier_down_expr(t: ThresholdsConfig, services: Sequence[ServiceConfig]) -> str:
+    """Every tier with an environment and no target up, whether or not it ever took traffic."""
+    served = (
+        f"max_over_time({request_rate(GUARD_WINDOW)}[{TIER_DOWN_LOOKBACK}]) >= "
+        f"{num(t.min_request_rate)}"
+    )
+    scraped = f"max by ({BY}) (up)"
+    return (
+        f"(\n  {served}\n  or on ({BY}) {scraped}\n"
+        f"  or on ({BY}) {_wanted_deployments(services)}\n)\nunless on ({BY}) up == 1"
+    )
+
+
+def _tier_alerts(t: ThresholdsConfig, services: Sequence[ServiceConfig]) -> list[Alert]:
     where = "{{ $labels.service }} in {{ $labels.tier }}"
     return [
         Alert(
@@ -216,13 +255,13 @@ def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
         ),
         Alert(
             TIER_DOWN,
-            f"max_over_time({request_rate(GUARD_WINDOW)}[{TIER_DOWN_LOOKBACK}]) >= "
-            f"{num(t.min_request_rate)}\nunless on ({BY}) up == 1",
+            _tier_down_expr(t, services),
             "1m",
             "critical",
             f"No target of {where} is up",
-            f"{where} served up to {{{{ $value | humanize }}}} requests/s in the last "
-            f"{TIER_DOWN_LOOKBACK} and no target is up now; traffic is being moved off the tier.",
+            f"{where} has an environment (it served traffic in the last {TIER_DOWN_LOOKBACK}, "
+            "has scrape targets, or its Deployment wants replicas) and no target is up; traffic "
+            "is being moved off the tier.",
             ROLLBACK,
         ),
         Alert(
@@ -339,7 +378,10 @@ def rule_groups(
     ]
     return [
         {"name": "codex-objectives", "rules": objective_rules},
-        {"name": "codex-tier", "rules": tier_records + [a.rule() for a in _tier_alerts(t)]},
+        {
+            "name": "codex-tier",
+            "rules": tier_records + [a.rule() for a in _tier_alerts(t, services)],
+        },
         {"name": "codex-slo", "rules": slo_records + [a.rule() for a in _slo_alerts(t)]},
         {"name": "codex-ci", "rules": ci_records + [a.rule() for a in _ci_alerts(t)]},
     ]

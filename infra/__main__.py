@@ -184,6 +184,7 @@ pulumi.export(
         "ledgerParameterName": rollback.ledger_parameter_name,
         "auditTableName": rollback.audit_table_name,
         "budget": rollback.budget,
+        "environment": rollback.environment,
     },
 )
 pulumi.export(

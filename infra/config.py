@@ -26,7 +26,13 @@ from components.routing.config import NetworkConfig, RoutingConfig
 from rollout_rules.admission import enforcement_weeks, override_error
 from rollout_rules.contract import PROJECT, account_from_arn
 from rollout_rules.errors import ConfigError, PlanError
-from rollout_rules.plan import DEFAULT_PLAN, Allocation, WeekPlan, validate_plan
+from rollout_rules.plan import (
+    DEFAULT_PLAN,
+    Allocation,
+    WeekPlan,
+    validate_plan,
+    week_bound_error,
+)
 
 __all__ = ["PROJECT", "ConfigError", "StackConfig"]
 
@@ -68,6 +74,13 @@ class RolloutConfig(ConfigModel):
         if week < 1:
             raise ValueError(f"{week} is not a week (weeks start at 1)")
         return week
+
+    @model_validator(mode="after")
+    def _week_in_plan(self) -> RolloutConfig:
+        problem = week_bound_error(self.week, self.schedule() or DEFAULT_PLAN)
+        if problem is not None:
+            raise ValueError(f"week: {problem}")
+        return self
 
     @field_validator("plan")
     @classmethod

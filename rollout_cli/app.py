@@ -183,7 +183,14 @@ def plan(
 @app.command()
 def render(
     stack: StackOpt,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")],
+    out_dir: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory to write into: new, empty, or a previous render (replaced whole).",
+        ),
+    ],
     week: WeekOpt = None,
     ledger: LedgerOpt = None,
     from_week: FromWeekOpt = None,
@@ -192,12 +199,20 @@ def render(
 
     With --from-week, values unknown at preview are written as the engine's unknown sentinel,
     and `rollout policy check --export DIR` hands them to the pack as unknowns.
+    Never deletes or overwrites a file it did not write (render-manifest.json lists them).
     """
+    from rollout_cli.render import check_target
     from rollout_cli.render import render as write
 
+    if not out_dir.strip():
+        raise fail("--out '': give a directory to render into")
+    try:
+        check_target(Path(out_dir).absolute())  # refused before the plan runs, too
+    except ValueError as err:
+        raise fail(f"--out {out_dir}: {err}") from None
     result = _plan(stack, week, ledger, from_week)
     try:
-        written = write(result, out_dir)
+        written = write(result, Path(out_dir))
     except (OSError, ValueError) as err:
         raise fail(f"--out {out_dir}: {err}") from None
     out.print(f"rendered {stack} week {result.week}: {len(written)} files under {out_dir}")

@@ -22,6 +22,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from infra.config import PROJECT, ConfigError, StackConfig, decode_config_value
+from rollout_cli.inputs import read_input
 from rollout_cli.stackfile import REPO_ROOT, load_offline
 from rollout_rules.contract import STACK_TYPE
 
@@ -258,10 +259,7 @@ def run_plan(
 
 
 def _read_ledger_file(path: str) -> str:
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise ConfigError(f"--ledger {path}: cannot read ({err.strerror})") from None
+    text = read_input(path, f"--ledger {path}")
     try:
         json.loads(text)
     except json.JSONDecodeError as err:

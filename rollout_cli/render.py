@@ -2,14 +2,22 @@
 
 `render` writes DIR/resources.json (the `pulumi stack export` shape) and DIR/k8s/ (every
 Kubernetes object as YAML, one object per file), plus the components' own outputs (see
-`component_renderers`). Everything is written to a temporary directory first and moved into
-place at the end, so a failure never leaves a half-written DIR.
+`component_renderers`), and DIR/render-manifest.json listing every file written with its digest.
+
+Render never deletes or overwrites a file it did not write: DIR must be absent, empty, or a
+previous render whose files are exactly those its manifest lists, unchanged. Everything is
+written to a sibling staging directory first, which then replaces DIR in one rename, so a
+failure never leaves a half-written DIR and a reader sees the old render or the new one.
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
+import ctypes.util
+import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -97,12 +105,113 @@ def object_filename(obj: dict[str, Any]) -> str:
     return f"{namespace}--{obj['kind'].lower()}--{meta.get('name', 'unnamed')}.yaml"
 
 
+MANIFEST = "render-manifest.json"
+MANIFEST_KIND = "codex-rollout render"
+
+
+class RenderRefusedError(ValueError):
+    """DIR holds something render did not write, or is not a directory it may write."""
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(staging: Path, plan: PlanResult) -> dict[str, Any]:
+    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    return {
+        "kind": MANIFEST_KIND,
+        "stack": plan.stack,
+        "week": plan.week,
+        "files": {p.relative_to(staging).as_posix(): _digest(p) for p in files},
+    }
+
+
+def check_target(out: Path) -> None:
+    """Refuse `out` unless render may replace it: absent, empty, or an unchanged previous render
+    (every file listed in its manifest with the same digest, and nothing else)."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise RenderRefusedError(f"{out} exists and is not a directory")
+    entries = list(out.rglob("*"))
+    if not entries:
+        return
+    manifest_path = out / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        listed = manifest["files"] if manifest.get("kind") == MANIFEST_KIND else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        listed = None
+    if not isinstance(listed, dict):
+        raise RenderRefusedError(
+            f"{out} is not empty and is not a previous render (no valid {MANIFEST}); "
+            "choose an empty or new directory"
+        )
+    folders = {parent for name in listed for parent in Path(name).parents}
+    for entry in sorted(entries):
+        name = entry.relative_to(out).as_posix()
+        if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+            raise RenderRefusedError(f"{entry} was not written by render (not a regular file)")
+        if entry.is_dir():
+            if Path(name) not in folders:
+                raise RenderRefusedError(f"{entry} was not written by render (not in {MANIFEST})")
+        elif name != MANIFEST and name not in listed:
+            raise RenderRefusedError(f"{entry} was not written by render (not in {MANIFEST})")
+        elif name != MANIFEST and _digest(entry) != listed[name]:
+            raise RenderRefusedError(
+                f"{entry} has changed since it was rendered; move it away first"
+            )
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one step (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return bool(done == 0)
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Put `staging` in place of `out` (absent, empty or a checked previous render)."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    shutil.copymode(out, staging)
+    if _exchange(staging, out):
+        shutil.rmtree(staging)  # now the previous render
+        return
+    # Without an atomic exchange: move the old one aside, the new one in, then drop the old.
+    aside = staging.with_name(staging.name + ".old")
+    out.rename(aside)
+    try:
+        staging.rename(out)
+    except OSError:
+        aside.rename(out)
+        raise
+    shutil.rmtree(aside)
+
+
 def render(plan: PlanResult, out: Path) -> list[Path]:
-    """Write the plan under `out`; returns the written files relative to `out`."""
-    out = out.resolve()
+    """Write the plan under `out`; returns the written files relative to `out`.
+
+    Raises RenderRefusedError (before writing anything) when `out` holds anything render did not
+    write.
+    """
+    if str(out) == "":
+        raise RenderRefusedError("an empty path is not a directory to render into")
+    out = out.absolute()
+    check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        staging.chmod(0o777 & ~_umask())
         (staging / "resources.json").write_text(
             json.dumps(plan.export(), indent=2, sort_keys=False) + "\n"
         )
@@ -115,18 +224,20 @@ def render(plan: PlanResult, out: Path) -> list[Path]:
             path.write_text(to_yaml(obj))
         for renderer in component_renderers():
             renderer(plan, staging)
-        written = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
-        out.mkdir(exist_ok=True)
-        for entry in sorted(staging.iterdir()):
-            target = out / entry.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-            entry.rename(target)
-        return written
+        manifest = _manifest(staging, plan)
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        # Checked again just before the swap: DIR may have changed while the plan rendered.
+        check_target(out)
+        _replace(staging, out)
+        return sorted(Path(name) for name in [*manifest["files"], MANIFEST])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 # -- diff ------------------------------------------------------------------------------------------

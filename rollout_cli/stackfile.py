@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from infra.config import NAMESPACE, NAMESPACE_KEYS, PROJECT, ConfigError, parse
+from rollout_cli.inputs import read_input
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Shown in place of a `secure:` value offline.
@@ -22,6 +23,78 @@ OFFLINE_SECRET = "[secret]"
 
 def stack_file(stack: str, root: Path = REPO_ROOT) -> Path:
     return root / f"Pulumi.{stack}.yaml"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise ConfigError(
+                    f"line {line}: duplicate key {key!r} (first on line {seen[key]}); "
+                    "give each key once"
+                )
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str, name: str) -> Any:
+    """A YAML document; ConfigError names the file, the line and what is wrong."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except ConfigError as err:
+        raise ConfigError(f"{name}: {err}") from None
+    except yaml.MarkedYAMLError as err:
+        raise ConfigError(f"{name}: {_yaml_problem(err, text)}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{name}: not valid YAML ({str(err).splitlines()[0]})") from None
+
+
+def _yaml_problem(err: yaml.MarkedYAMLError, text: str) -> str:
+    """`line L, column C: not valid YAML: <problem>`, at the line where the fix goes: for an
+    unclosed quote or bracket that is where it opened, not the end of the file."""
+    problem = err.problem or "not valid YAML"
+    mark, context_mark = err.problem_mark, err.context_mark
+    if "end of stream" in problem or "<stream end>" in problem:
+        opened = _unclosed_bracket(text)
+        if opened is not None:
+            line, column = opened
+            char = text.splitlines()[line][column]
+            return f"line {line + 1}, column {column + 1}: not valid YAML: {char!r} is never closed"
+        if err.context and context_mark is not None:
+            thing = err.context.removeprefix("while scanning ").removeprefix("while parsing ")
+            line, column = context_mark.line + 1, context_mark.column + 1
+            return (
+                f"line {line}, column {column}: not valid YAML: {thing} opened here is never closed"
+            )
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    message = f"{where}not valid YAML: {problem}"
+    if err.context and context_mark is not None:
+        message += f" ({err.context} from line {context_mark.line + 1})"
+    if "\\t" in problem:
+        message += "; indent with spaces, not tabs"
+    elif "<block end>" in problem or "<block mapping start>" in problem:
+        message += "; check the indentation"
+    return message
+
+
+def _unclosed_bracket(text: str) -> tuple[int, int] | None:
+    """Line and column (0-based) of the last `[` or `{` still open where the YAML breaks."""
+    opened: list[tuple[int, int]] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.FlowSequenceStartToken | yaml.FlowMappingStartToken):
+                opened.append((token.start_mark.line, token.start_mark.column))
+            elif isinstance(token, yaml.FlowSequenceEndToken | yaml.FlowMappingEndToken) and opened:
+                opened.pop()
+    except yaml.YAMLError:
+        pass
+    return opened[-1] if opened else None
 
 
 def _offline_values(raw: Any, path: tuple[int | str, ...], secure: set[tuple]) -> Any:
@@ -49,12 +122,7 @@ class OfflineConfig:
             raise ConfigError(
                 f"{path.name}: no such stack file (stacks: {', '.join(stacks(root))})"
             )
-        try:
-            document = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{path.name}:{where} is not valid YAML") from None
+        document = load_yaml(read_input(path, path.name), path.name) or {}
         raw = document.get("config") if isinstance(document, dict) else None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path.name}: has no `config:` mapping")

@@ -129,6 +129,28 @@ def table(plan: Sequence[WeekPlan] = DEFAULT_PLAN, through: int = 12) -> list[We
     return [week_plan(week, plan) for week in range(1, max(through, len(plan)) + 1)]
 
 
+# Weeks past the plan's last row keep its allocation; a year of that plateau is the furthest a
+# stack may declare, so a typo such as week 999 is refused rather than planned.
+PLATEAU_WEEKS = 52
+
+
+def last_week(plan: Sequence[WeekPlan] = DEFAULT_PLAN) -> int:
+    """The furthest week a stack may declare: the plan's last week plus a year of plateau."""
+    return len(plan) + PLATEAU_WEEKS
+
+
+def week_bound_error(week: int, plan: Sequence[WeekPlan] = DEFAULT_PLAN) -> str | None:
+    """Why `week` is out of bounds for `plan`, or None when it is a week of the rollout."""
+    if week < 1:
+        return f"{week} is not a week (weeks start at 1)"
+    if week > last_week(plan):
+        return (
+            f"{week} is past the rollout (at most week {last_week(plan)}: the plan's last week "
+            f"{len(plan)} plus {PLATEAU_WEEKS} weeks of plateau)"
+        )
+    return None
+
+
 def tiers_with_environment(week: int, plan: Sequence[WeekPlan] = DEFAULT_PLAN) -> tuple[str, ...]:
     """Tiers whose environment exists at `week`.
 

@@ -159,6 +159,8 @@ class Rollback(pulumi.ComponentResource):
     """DynamoDB table holding the audit records."""
     budget: dict[str, Any]
     """Worst-case rollback seconds per trigger, and the limit."""
+    environment: dict[str, pulumi.Input[str]]
+    """The function's environment variables: its whole configuration (no secrets)."""
 
     def __init__(
         self, name: str, args: RollbackArgs, opts: pulumi.ResourceOptions | None = None
@@ -276,6 +278,17 @@ class Rollback(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The function's whole configuration; exported too, so the operator commands
+        # (`rollout rollback --stack S`) run with exactly what the function runs with.
+        variables: dict[str, pulumi.Input[str]] = {
+            ENV_STACK: args.stack,
+            ENV_LISTENER_ARN: args.listener_arn,
+            ENV_TARGET_GROUPS: pulumi.Output.json_dumps(dict(args.target_group_arns)),
+            ENV_ROLLBACK_PLAN: args.plan.to_json(),
+            ENV_LEDGER_PARAMETER: ledger.name,
+            ENV_AUDIT_TABLE: table.name,
+            ENV_NOTIFY_TOPIC_ARN: people.arn,
+        }
         function = aws.lambda_.Function(
             f"{name}-function",
             name=f"codex-rollout-{args.stack}-rollback",
@@ -292,17 +305,7 @@ class Rollback(pulumi.ComponentResource):
             dead_letter_config=FunctionDeadLetterConfigArgs(target_arn=dlq.arn),
             kms_key_arn=key.arn,
             logging_config=FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            environment=FunctionEnvironmentArgs(
-                variables={
-                    ENV_STACK: args.stack,
-                    ENV_LISTENER_ARN: args.listener_arn,
-                    ENV_TARGET_GROUPS: pulumi.Output.json_dumps(dict(args.target_group_arns)),
-                    ENV_ROLLBACK_PLAN: args.plan.to_json(),
-                    ENV_LEDGER_PARAMETER: ledger.name,
-                    ENV_AUDIT_TABLE: table.name,
-                    ENV_NOTIFY_TOPIC_ARN: people.arn,
-                }
-            ),
+            environment=FunctionEnvironmentArgs(variables=variables),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group]),
         )
@@ -373,6 +376,7 @@ class Rollback(pulumi.ComponentResource):
         self.ledger_parameter_name = ledger.name
         self.audit_table_name = table.name
         self.budget = args.plan.budget.as_dict()
+        self.environment = variables
         self.register_outputs(
             {
                 "topicArn": self.topic_arn,
@@ -382,6 +386,7 @@ class Rollback(pulumi.ComponentResource):
                 "ledgerParameterName": self.ledger_parameter_name,
                 "auditTableName": self.audit_table_name,
                 "budget": self.budget,
+                "environment": self.environment,
             }
         )
 

@@ -20,6 +20,7 @@ from rollout_cli.advance.gates import FAIL, INCONCLUSIVE, PASS, Gate, Judge
 from rollout_cli.advance.prometheus import Prometheus
 from rollout_cli.advance.report import FORMATS, Verdict, render
 from rollout_cli.advance.window import resolve_window
+from rollout_cli.inputs import read_input
 from rollout_cli.stackfile import load_offline, project_root, stack_file
 from rollout_rules.contract import ledger_parameter_name
 from rollout_rules.errors import ConfigError
@@ -39,10 +40,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _ledger_from_file(path: Path) -> tuple[Ledger, str]:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"--ledger {path}: cannot read ({err.strerror})") from None
+    text = read_input(path, f"--ledger {path}")
     return parse_ledger(text, source=f"--ledger {path}"), text
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
+from rollout_cli.inputs import read_input
 from rollout_cli.policy.errors import PolicyCheckError
 from rollout_cli.policy.metadata import LEVELS, PolicyMeta
 
@@ -70,10 +71,7 @@ def parse_policy_pack_config(document: Any, source: str) -> dict[str, PolicyConf
 
 def load_config_file(path: Path) -> dict[str, PolicyConfig]:
     """A ``--config`` file; an empty file is an empty config."""
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise PolicyCheckError(f"--config {path}: cannot read ({err.strerror})") from None
+    text = read_input(path, f"--config {path}", PolicyCheckError)
     if not text.strip():
         return {}
     try:

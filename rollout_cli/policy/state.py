@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rollout_cli.inputs import read_input
 from rollout_cli.policy.errors import PolicyCheckError
 from rollout_rules.contract import PROJECT, STACK_TYPE
 
@@ -116,10 +117,7 @@ def load_state_file(path: Path) -> Any:
     """A ``pulumi stack export`` file, or ``DIR/resources.json`` of ``rollout render``."""
     if path.is_dir():
         path = path / "resources.json"
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise PolicyCheckError(f"--export {path}: cannot read ({err.strerror})") from None
+    text = read_input(path, f"--export {path}", PolicyCheckError)
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

@@ -181,7 +181,117 @@ def test_missing_stack_file_names_it(tmp_path: Path) -> None:
         load_offline("nope", tmp_path)
 
 
-def test_broken_yaml_names_the_line(stack_root: Path) -> None:
-    (stack_root / "Pulumi.sandbox.yaml").write_text("config:\n  a: [\n")
-    with pytest.raises(ConfigError, match=r"^Pulumi\.sandbox\.yaml: line \d+ is not valid YAML"):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "config:\n  a: [\n",
+            "line 2, column 6: not valid YAML: '[' is never closed",
+        ),
+        (
+            'config:\n  a: "abc\n  b: 2\n',
+            "line 2, column 6: not valid YAML: a quoted scalar opened here is never closed",
+        ),
+        (
+            "config:\n  a:\n    b: 1\n   c: 2\n",
+            "line 4, column 4: not valid YAML: expected <block end>, but found "
+            "'<block mapping start>' (while parsing a block mapping from line 2); "
+            "check the indentation",
+        ),
+        (
+            "config:\n\ta: 1\n",
+            "line 2, column 1: not valid YAML: found character '\\t' that cannot start any "
+            "token; indent with spaces, not tabs",
+        ),
+    ],
+    ids=["unclosed-bracket", "unclosed-quote", "indentation", "tab"],
+)
+def test_broken_yaml_says_what_and_where(stack_root: Path, text: str, message: str) -> None:
+    (stack_root / "Pulumi.sandbox.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
         load_offline("sandbox", stack_root)
+    assert str(err.value) == f"Pulumi.sandbox.yaml: {message}"
+
+
+@pytest.mark.parametrize(
+    ("key", "before", "after", "line"),
+    [
+        ("week", "    week: 3\n", "    week: 3\n    week: 9\n", "duplicate key 'week'"),
+        (
+            "codex-rollout:tags",
+            "\nconfig:\n",
+            "\nconfig:\n  codex-rollout:tags: {owner: x}\n",
+            "duplicate key 'codex-rollout:tags'",
+        ),
+    ],
+    ids=["nested", "top-level"],
+)
+def test_a_duplicate_key_is_refused_with_its_line(
+    stack_root: Path, key: str, before: str, after: str, line: str
+) -> None:
+    path = stack_root / "Pulumi.prod.yaml"
+    text = path.read_text()
+    assert text.count(before) == 1
+    text = text.replace(before, after)
+    path.write_text(text)
+    lines = text.splitlines()
+    first = next(i for i, t in enumerate(lines, 1) if t.strip().startswith(f"{key}:"))
+    second = next(i for i, t in enumerate(lines, 1) if i > first and t.strip().startswith(key))
+    with pytest.raises(ConfigError) as err:
+        load_offline("prod", stack_root)
+    assert str(err.value) == (
+        f"Pulumi.prod.yaml: line {second}: {line} (first on line {first}); give each key once"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ([ROLLOUT, "week"], r"rollout\.week"),
+        ([SERVICES, 0, "tiers", "canary", "replicas"], r"services\[0\]\.tiers\.canary\.replicas"),
+        ([SERVICES, 0, "port"], r"services\[0\]\.port"),
+        ([SERVICES, 1, "metricsPort"], r"services\[1\]\.metricsPort"),
+        ([SERVICES, 0, "egress", 0, "port"], r"services\[0\]\.egress\[0\]\.port"),
+    ],
+)
+def test_a_boolean_is_not_an_integer(stack_root: Path, path: list[Any], key: str) -> None:
+    edit_stack(stack_root, "prod", _set(path, True))
+    with pytest.raises(
+        ConfigError,
+        match=rf"^codex-rollout:{key}: True is invalid \(input should be a valid integer",
+    ):
+        load_offline("prod", stack_root)
+
+
+def test_a_boolean_is_not_an_integer_in_a_custom_plan(stack_root: Path) -> None:
+    plan = [
+        {"week": True, "phase": "a", "allocation": {"sandbox": 100, "canary": 0, "production": 0}}
+    ]
+    edit_stack(stack_root, "sandbox", _set([ROLLOUT, "plan"], plan))
+    with pytest.raises(ConfigError, match=r"^codex-rollout:rollout\.plan\[0\]\.week: True is"):
+        load_offline("sandbox", stack_root)
+
+
+def test_a_week_past_a_year_of_plateau_is_refused(stack_root: Path) -> None:
+    assert load_offline("prod", stack_root, week=64).model.rollout.week == 64
+    message = (
+        "codex-rollout:rollout.week: 65 is past the rollout (at most week 64: the plan's last "
+        "week 12 plus 52 weeks of plateau)"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_offline("prod", stack_root, week=65)
+    assert str(err.value) == message
+    edit_stack(stack_root, "prod", _set([ROLLOUT, "week"], 999))
+    with pytest.raises(ConfigError, match=r"^codex-rollout:rollout\.week: 999 is past the rollout"):
+        load_offline("prod", stack_root)
+
+
+def test_the_week_bound_follows_a_custom_plan(stack_root: Path) -> None:
+    plan = [
+        {"week": w, "phase": "p", "allocation": {"sandbox": 100, "canary": 0, "production": 0}}
+        for w in range(1, 21)
+    ]
+    edit_stack(stack_root, "sandbox", _set([ROLLOUT, "plan"], plan))
+    assert load_offline("sandbox", stack_root, week=72).model.rollout.week == 72
+    with pytest.raises(ConfigError, match=r"73 is past the rollout \(at most week 72: the plan"):
+        load_offline("sandbox", stack_root, week=73)

@@ -31,6 +31,11 @@ class Trigger:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+# Skips of these kinds are events the function does not know at all (not a trigger it read and
+# chose to ignore); `rollout rollback --event` refuses them, the function logs and ignores them.
+UNRECOGNISED_KINDS = ("malformed", "eventbridge")
+
+
 @dataclass(frozen=True)
 class Skip:
     """An event (or part of one) that changes nothing, and why."""
@@ -38,6 +43,12 @@ class Skip:
     kind: str
     why: str
     event_id: str | None = None
+
+    @property
+    def recognised(self) -> bool:
+        """False for an event the function does not know (as opposed to a trigger it read that
+        asks for no change, such as an alarm back to OK)."""
+        return self.kind not in UNRECOGNISED_KINDS
 
 
 def parse_event(event: Any, settings: Settings) -> list[Trigger | Skip]:

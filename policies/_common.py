@@ -8,11 +8,13 @@ which, by property dependency or by ARN/id).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -54,6 +56,7 @@ __all__ = [
     "is_unknown",
     "json_value",
     "mentions",
+    "per_resource",
     "resource_policy",
     "stack_name",
     "stack_policy",
@@ -321,6 +324,29 @@ def stack_name(urn: str) -> str:
     """The stack a URN belongs to: ``urn:pulumi:<stack>::<project>::<type>::<name>``."""
     head = urn.split("::", 1)[0]
     return head.split(":", 2)[2] if head.count(":") >= 2 else ""
+
+
+_Resource = TypeVar("_Resource")
+_Value = TypeVar("_Value")
+
+
+def per_resource(derive: Callable[[_Resource], _Value]) -> Callable[[_Resource], _Value]:
+    """``derive`` computed once per resource object and shared afterwards (callers must not
+    change what it returns). Stack policies derive the same facts (effective tags, plain inputs)
+    from the same resources; with the pack's one-pass analyzer every stack policy gets the same
+    resource objects, so each fact is derived once per check instead of once per policy. An
+    unknown value (``UnknownValueError``) is raised again on the next call, never remembered."""
+    memo: weakref.WeakKeyDictionary[Any, _Value] = weakref.WeakKeyDictionary()
+
+    @functools.wraps(derive)
+    def derived(resource: _Resource) -> _Value:
+        try:
+            return memo[resource]
+        except KeyError:
+            value = memo[resource] = derive(resource)
+            return value
+
+    return derived
 
 
 # ---------------------------------------------------------------------------------------------

@@ -88,6 +88,7 @@ from ._common import (
     identifies,
     is_unknown,
     mentions,
+    per_resource,
     stack_policy,
 )
 
@@ -104,6 +105,7 @@ NO_LISTENER = (
 )
 
 
+@per_resource
 def tags_of(resource: PolicyResource) -> dict[str, Any]:
     return aws_tags(resource.props, resource.provider.props if resource.provider else None)
 
@@ -362,6 +364,7 @@ def _dimension(obj: Any, *path: str) -> Any:
     return UNKNOWN_DIMENSION if is_unknown(value) else value
 
 
+@per_resource
 def _alarm_metrics(alarm: PolicyResource) -> list[tuple[str, Any, str]]:
     """(metric name, its TargetGroup dimension or None, the property it sits in) per metric the
     alarm watches: the alarm's own metric and each metric query's metric."""
@@ -669,6 +672,7 @@ def _plain(value: Any) -> Any:
     return None if is_unknown(value) else value
 
 
+@per_resource
 def _declared(resource: PolicyResource) -> tuple[str, dict[str, Any]]:
     """(type, plain inputs with the effective tags), as ``budget_from_resources`` reads them."""
     props = _plain(resource.props)

@@ -39,14 +39,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Across every core (pytest-xdist); each worker keeps its own cached plans and policy pack.
 pytest: $(STAMP) tools
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q -n auto
 
 test: lint typecheck pytest
 
 # The edit loop: everything not marked slow (no whole-program plans, processes or external tools).
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n auto -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_time.py

@@ -168,7 +168,8 @@ def _monitor_class() -> type:
                     options[name] = list(value) if not isinstance(value, (str, bool)) else value
             if request.HasField("customTimeouts"):
                 options["customTimeouts"] = json_format.MessageToDict(request.customTimeouts)
-            inputs = _struct(request.object)
+            # The state holds the provider's checked inputs: auto-names filled in.
+            inputs = self.mocks.check(request.type, request.name, _struct(request.object))
             if request.type.startswith("pulumi:providers:") and request.version:
                 # The engine records an explicit provider's plugin version among its inputs.
                 inputs.setdefault("version", request.version)

@@ -250,8 +250,8 @@ def aws_auto_name_property(typ: str) -> str | None:
     if resource is None:
         return None
     # The SDK calls a resource's args <Name>InitArgs where a nested input type took <Name>Args.
-    module = sys.modules[resource.__module__]
-    args_class = getattr(module, f"{cls}InitArgs", None) or getattr(module, f"{cls}Args", None)
+    home = sys.modules[resource.__module__]
+    args_class = getattr(home, f"{cls}InitArgs", None) or getattr(home, f"{cls}Args", None)
     if args_class is None:
         return None
     params = inspect.signature(args_class.__init__).parameters

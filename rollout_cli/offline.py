@@ -135,6 +135,7 @@ def _monitor_class() -> type:
 
         def __init__(self, mocks: Any, existing: set[str] | None = None) -> None:
             super().__init__(mocks)
+            self.checker = mocks.check
             self.records: list[Record] = []
             self.stack_outputs: dict[str, Any] = {}
             self.component_outputs: dict[str, dict[str, Any]] = {}
@@ -169,7 +170,7 @@ def _monitor_class() -> type:
             if request.HasField("customTimeouts"):
                 options["customTimeouts"] = json_format.MessageToDict(request.customTimeouts)
             # The state holds the provider's checked inputs: auto-names filled in.
-            inputs = self.mocks.check(request.type, request.name, _struct(request.object))
+            inputs = self.checker(request.type, request.name, _struct(request.object))
             if request.type.startswith("pulumi:providers:") and request.version:
                 # The engine records an explicit provider's plugin version among its inputs.
                 inputs.setdefault("version", request.version)

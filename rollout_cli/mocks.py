@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 
 from infra.ledger import LEDGER_INVOKE
+from rollout_cli.offline import SECRET_SIG, UNKNOWN
 from rollout_rules.contract import ledger_parameter_name, ssm_prefix
 
 # Canonical hosted zone ids of ALBs per region (AWS docs, "Elastic Load Balancing endpoints").
@@ -289,17 +290,15 @@ def checked_inputs(typ: str, name: str, inputs: dict[str, Any], seed: str) -> di
 
 
 SECRET_TYPE = "kubernetes:core/v1:Secret"
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"
-_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def _base64(value: Any) -> Any:
     """A stringData value as base64 data; secret wrappers and unknowns keep their shape."""
-    if isinstance(value, dict) and _SECRET_SIG in value:
+    if isinstance(value, dict) and SECRET_SIG in value:
         return {**value, "value": _base64(value["value"])} if "value" in value else value
     if isinstance(value, dict):
         return {k: _base64(v) for k, v in value.items()}
-    if isinstance(value, str) and value != _UNKNOWN:
+    if isinstance(value, str) and value != UNKNOWN:
         return base64.b64encode(value.encode()).decode()
     return value
 
@@ -309,7 +308,7 @@ def _secret_data(inputs: dict[str, Any]) -> dict[str, Any]:
     checked = {k: v for k, v in inputs.items() if k != "stringData"}
     converted = _base64(inputs["stringData"])
     data = inputs.get("data")
-    if isinstance(data, dict) and _SECRET_SIG not in data and _SECRET_SIG not in converted:
+    if isinstance(data, dict) and SECRET_SIG not in data and SECRET_SIG not in converted:
         checked["data"] = {**data, **converted}
     else:
         checked["data"] = converted

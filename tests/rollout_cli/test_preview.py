@@ -193,3 +193,14 @@ def test_ci_checks_the_preview_of_current_to_next_for_every_stack() -> None:
     assert checks
     for line in checks:
         assert '--week "$next" --from-week "$current"' in line, line
+
+
+def test_plan_of_a_first_deploy_is_valid_and_says_it_is_a_preview() -> None:
+    result = run_cli("plan", "--stack", "prod", "--week", "9", "--from-week", "0", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["verdict"] == "valid"
+    assert summary["preview"] == {"fromWeek": 0, "new": len(customs(plan_of("prod", 9)))}
+    # Which target group is which cannot be told, but the weights are still the week's.
+    assert sorted(summary["sections"]["routing"]["weights"].values()) == [5, 5, 90]
+    assert summary["sections"]["routing"]["problems"] == []

@@ -218,8 +218,6 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, str) and value in _UNKNOWNS
 
 
-
-
 class NotVerifiableAtPreviewError(UnknownValueError):
     """Raised by a policy, after it has evaluated everything it could, for what it could not see.
 

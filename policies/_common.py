@@ -30,7 +30,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from rollout_rules.contract import LISTENER_TYPE, PREVIEW_BLIND, TARGET_GROUP_TYPE
 
@@ -221,9 +221,6 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, str) and value in _UNKNOWNS
 
 
-_UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-
-
 class NotVerifiableAtPreviewError(UnknownValueError):
     """Raised by a policy, after it has evaluated everything it could, for what it could not see.
 
@@ -234,7 +231,7 @@ class NotVerifiableAtPreviewError(UnknownValueError):
 
     def __init__(self, unknowns: Sequence[str]) -> None:
         Exception.__init__(self)
-        self.unknown_type_sentinel = _UNKNOWN_STRING
+        self.unknown_type_sentinel = UNKNOWN_STRING_VALUE
         self.props: list[str] = []
         self.message = f"{PREVIEW_BLIND}: " + "; ".join(unknowns)
 

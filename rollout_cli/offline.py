@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import json
 import logging
 import runpy
@@ -30,6 +31,9 @@ PROGRAM_DIR = REPO_ROOT / "infra"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+ENGINE_VERSION = "v3.200.0-offline"
+"""The manifest's engine version (a real export names the CLI that wrote it)."""
+OFFLINE_SALT = "v1:b2ZmbGluZQ==:v1:b2ZmbGluZS1yb2xsb3V0Og==:b2ZmbGluZQ=="
 OPTION_FIELDS = (
     "protect",
     "deleteBeforeReplace",
@@ -132,8 +136,10 @@ def _monitor_class() -> type:
 
         def __init__(self, mocks: Any, existing: set[str] | None = None) -> None:
             super().__init__(mocks)
+            self.checker = mocks.check
             self.records: list[Record] = []
             self.stack_outputs: dict[str, Any] = {}
+            self.component_outputs: dict[str, dict[str, Any]] = {}
             self.existing = existing
             self._lock = threading.Lock()
 
@@ -164,13 +170,18 @@ def _monitor_class() -> type:
                     options[name] = list(value) if not isinstance(value, (str, bool)) else value
             if request.HasField("customTimeouts"):
                 options["customTimeouts"] = json_format.MessageToDict(request.customTimeouts)
+            # The state holds the provider's checked inputs: auto-names filled in.
+            inputs = self.checker(request.type, request.name, _struct(request.object))
+            if request.type.startswith("pulumi:providers:") and request.version:
+                # The engine records an explicit provider's plugin version among its inputs.
+                inputs.setdefault("version", request.version)
             record = Record(
                 urn=response.urn,
                 type=request.type,
                 name=request.name,
                 custom=bool(request.custom),
                 parent=request.parent,
-                inputs=_struct(request.object),
+                inputs=inputs,
                 outputs=_struct(response.object) if request.custom else {},
                 id=response.id,
                 dependencies=sorted(set(request.dependencies)),
@@ -185,9 +196,12 @@ def _monitor_class() -> type:
             return response
 
         def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
-            if request.urn.split("::")[2] == STACK_TYPE:
-                with self._lock:
-                    self.stack_outputs = _struct(request.outputs)
+            # The engine keeps every component's registered outputs in the state (the root
+            # stack's are the program's exports).
+            with self._lock:
+                self.component_outputs[request.urn] = _struct(request.outputs)
+                if request.urn.split("::")[2] == STACK_TYPE:
+                    self.stack_outputs = self.component_outputs[request.urn]
             return super().RegisterResourceOutputs(request)
 
     return RecordingMonitor
@@ -325,8 +339,8 @@ def _run(
     records = _with_default_providers(monitor.records, stack, engine_config)
     # The root stack registers like any component; its outputs are the program's exports.
     for record in records:
-        if record.type == STACK_TYPE:
-            record.outputs = monitor.stack_outputs
+        if not record.custom and record.urn in monitor.component_outputs:
+            record.outputs = monitor.component_outputs[record.urn]
     return PlanResult(
         stack=stack,
         week=config.rollout.week,
@@ -453,8 +467,11 @@ def export_state(plan: PlanResult) -> dict[str, Any]:
         }
         if record.custom and record.id:
             entry["id"] = record.id
-        entry["inputs"] = conceal(record.inputs)
-        entry["outputs"] = conceal(record.outputs)
+        # The engine omits empty property maps.
+        if record.inputs:
+            entry["inputs"] = conceal(record.inputs)
+        if record.outputs:
+            entry["outputs"] = conceal(record.outputs)
         if record.parent:
             entry["parent"] = record.parent
         if record.dependencies:
@@ -470,7 +487,15 @@ def export_state(plan: PlanResult) -> dict[str, Any]:
     return {
         "version": 3,
         "deployment": {
-            "manifest": {"time": "1970-01-01T00:00:00Z", "magic": "", "version": "offline"},
+            "manifest": {
+                "time": "1970-01-01T00:00:00Z",
+                # `pulumi stack import` checks magic == sha256(version).
+                "magic": hashlib.sha256(ENGINE_VERSION.encode()).hexdigest(),
+                "version": ENGINE_VERSION,
+            },
+            # The state's secrets provider; offline secrets are never encrypted, so they are
+            # written as the "[offline: not encrypted]" ciphertext placeholder (see conceal).
+            "secrets_providers": {"type": "passphrase", "state": {"salt": OFFLINE_SALT}},
             "resources": resources,
         },
     }

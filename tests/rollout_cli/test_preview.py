@@ -8,12 +8,15 @@ code: a resource is new exactly when its URN is absent from the earlier week's p
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rollout_cli.offline import UNKNOWN, PlanResult
+from rollout_cli.stackfile import REPO_ROOT
 from rollout_rules.contract import LISTENER_TYPE, STACK_TYPE, TARGET_GROUP_TYPE
 from tests.conftest import plan_of, preview_of, run_cli
 
@@ -177,3 +180,27 @@ def test_diff_backwards_is_bad_input() -> None:
     result = run_cli("diff", "--stack", "prod", "--from-week", "5", "--to-week", "4")
     assert result.returncode == 2
     assert "--from-week 5: after the week previewed (4)" in result.stderr
+
+
+def test_ci_checks_the_preview_of_current_to_next_for_every_stack() -> None:
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "preview.yml").read_text())
+    steps = workflow["jobs"]["offline"]["steps"]
+    scripts = [step.get("run", "") for step in steps]
+    (script,) = [s for s in scripts if "--from-week" in s]
+    assert "rollout stacks --json" in script  # every stack, from the stack files
+    assert re.search(r"next=\$\(\(current \+ 1\)\)", script)
+    checks = [line for line in script.splitlines() if "policy check" in line]
+    assert checks
+    for line in checks:
+        assert '--week "$next" --from-week "$current"' in line, line
+
+
+def test_plan_of_a_first_deploy_is_valid_and_says_it_is_a_preview() -> None:
+    result = run_cli("plan", "--stack", "prod", "--week", "9", "--from-week", "0", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["verdict"] == "valid"
+    assert summary["preview"] == {"fromWeek": 0, "new": len(customs(plan_of("prod", 9)))}
+    # Which target group is which cannot be told, but the weights are still the week's.
+    assert sorted(summary["sections"]["routing"]["weights"].values()) == [5, 5, 90]
+    assert summary["sections"]["routing"]["problems"] == []

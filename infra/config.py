@@ -197,6 +197,21 @@ class StackConfig(ConfigModel):
         return self
 
     @model_validator(mode="after")
+    def _one_region(self) -> StackConfig:
+        # A stack is one (account, region) copy: an ALB's certificate must be in the ALB's
+        # region, the cluster's OIDC provider and subnets are where the cluster is, and images
+        # come from the region's registry. A copied stack file with only aws:region changed
+        # would validate and then fail to deploy.
+        document = self.model_dump(by_alias=True, exclude={"region"})
+        for key, region, what in embedded_regions(document):
+            if region != self.region:
+                raise ValueError(
+                    f"{key}: {what} is in {region}, but the stack's aws:region is {self.region} "
+                    "(a stack is one region: change one or the other)"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _enforcement_weeks(self) -> StackConfig:
         for tier, week in self.admission.enforce_from_week.items():
             problem = override_error(tier, week, self.schedule())
@@ -228,6 +243,34 @@ class StackConfig(ConfigModel):
 
 
 NAMESPACE_KEYS = tuple(name for name in StackConfig.model_fields if name != "region")
+
+# Where a config value names a region: the region field of an ARN, an ECR registry host, an EKS
+# OIDC issuer host, an availability zone (the region plus one letter).
+_ARN_REGION = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:([a-z]{2}(?:-gov)?-[a-z]+-[0-9]):")
+_ECR_HOST = re.compile(r"^[0-9]{12}\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-gov)?-[a-z]+-[0-9])\.")
+_EKS_OIDC = re.compile(r"oidc\.eks\.([a-z]{2}(?:-gov)?-[a-z]+-[0-9])\.amazonaws\.com")
+_ZONE = re.compile(r"^([a-z]{2}(?:-gov)?-[a-z]+-[0-9])[a-z]$")
+
+
+def embedded_regions(value: Any, key: str = "") -> Iterator[tuple[str, str, str]]:
+    """(key path, region, what) for every region named inside a config value."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from embedded_regions(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from embedded_regions(item, f"{key}[{index}]")
+    elif isinstance(value, str):
+        for pattern, what in (
+            (_ARN_REGION, "the ARN"),
+            (_ECR_HOST, "the ECR registry"),
+            (_EKS_OIDC, "the EKS OIDC issuer"),
+            (_ZONE, "the availability zone"),
+        ):
+            found = pattern.search(value)
+            if found:
+                yield key, found.group(1), f"{what} {value!r}"
+                break
 
 
 # ---------------------------------------------------------------------------------------------

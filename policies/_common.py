@@ -163,7 +163,8 @@ def resource_policy(
     config: Mapping[str, Mapping[str, Any]] | None = None,
     remediate: Remediation | None = None,
 ) -> ResourceValidationPolicy:
-    """A resource policy with the house metadata (see STYLE.md, Policies)."""
+    """A resource policy with the house metadata: severity, framework controls, remediation
+    and enforcement level (policies/README.md)."""
     return ResourceValidationPolicy(
         validate=cast(ResourceValidation, validate),
         remediate=cast(ResourceRemediation | None, remediate),
@@ -182,7 +183,8 @@ def stack_policy(
     validate: StackCheck,
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> StackValidationPolicy:
-    """A stack policy with the house metadata (see STYLE.md, Policies)."""
+    """A stack policy with the house metadata: severity, framework controls, remediation and
+    enforcement level (policies/README.md)."""
     return StackValidationPolicy(
         validate=cast(StackValidation, validate),
         **_common_kwargs(name, description, severity, controls, remediation, domain, config),

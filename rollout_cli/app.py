@@ -34,6 +34,29 @@ app = typer.Typer(
     add_completion=False,
 )
 config_app = typer.Typer(help="Stack config checks.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"rollout {version('codex-rollout')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("rollout (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="Print the version."),
+    ] = False,
+) -> None:
+    """Offline plan, render, diff and checks for the codex-rollout Pulumi program."""
+
+
 app.add_typer(config_app, name="config")
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
@@ -142,7 +165,9 @@ def schedule(stack: StackOpt, as_json: JsonOpt = False) -> None:
     plan = model.schedule()
     rows = table(plan, through=max(12, model.rollout.week))
     if as_json:
-        print(json.dumps([row.as_dict() for row in rows], indent=2))
+        current = model.rollout.week
+        marked = [{**row.as_dict(), "current": row.week == current} for row in rows]
+        print(json.dumps(marked, indent=2))
         return
     grid = Table(title=f"rollout schedule: {stack}")
     for column in ("", "week", "phase", *TIERS):
@@ -226,7 +251,8 @@ def diff(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Resources added, removed and changed (with property paths) between two weeks.
+    """Traffic by tier, then per resource the paths that changed between two weeks (--json:
+    every changed path with its full old and new value).
 
     The later week is previewed from the earlier one, as `pulumi preview` shows the change:
     what is new has unknown computed outputs (written as the engine's unknown sentinel).
@@ -241,26 +267,9 @@ def diff(
     if as_json:
         print(json.dumps({**result.as_dict(), "weights": weights}, indent=2))
         return
-    out.print(f"{stack}: week {from_week} -> week {to_week}")
-    out.print(
-        "traffic: "
-        + ", ".join(
-            f"{tier} {weights['from'].get(tier, '-')} -> {weights['to'].get(tier, '-')}"
-            for tier in TIERS
-        )
-    )
-    for urn in result.added:
-        out.print(f"  + {urn}")
-    for urn in result.removed:
-        out.print(f"  - {urn}")
-    for urn, changes in result.changed.items():
-        out.print(f"  ~ {urn}")
-        for change in changes:
-            out.print(f"      {change.path}: {json.dumps(change.old)} => {json.dumps(change.new)}")
-    out.print(
-        f"{len(result.added)} to add, {len(result.removed)} to remove, "
-        f"{len(result.changed)} to change"
-    )
+    from rollout_cli.review import review
+
+    print("\n".join(review(before, after, result)))
 
 
 app.add_typer(policy_app, name="policy")

@@ -90,11 +90,14 @@ class PlanResult:
         return matches[0]
 
     def components(self) -> dict[str, list[Record]]:
-        """Resources grouped by their top-level component (the child of the stack)."""
+        """Resources grouped by their top-level component (the child of the stack); the stack
+        itself and the custom resources directly under it (providers) are "(stack)", so the
+        groups add up to every resource, as Pulumi and the policy pack count them."""
         by_urn = {r.urn: r for r in self.records}
         groups: dict[str, list[Record]] = {}
         for record in self.records:
             if record.type == STACK_TYPE:
+                groups.setdefault("(stack)", []).append(record)
                 continue
             top = record
             while top.parent in by_urn and by_urn[top.parent].type != STACK_TYPE:

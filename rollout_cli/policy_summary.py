@@ -14,9 +14,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from rollout_cli.offline import PlanResult
 from rollout_cli.policy.errors import PolicyCheckError
 from rollout_cli.policy.host import PolicyHost, evaluate
-from rollout_cli.policy.report import Report
+from rollout_cli.policy.report import Report, group_violations
 from rollout_cli.policy.state import plan_state
 from rollout_cli.summary import Section
+
+# Resource names shown per finding in the plan summary (the policy report lists them all).
+SHOWN_NAMES = 5
 
 StartingPack = Future[PolicyHost]
 """A policy pack starting in the background; `policy_section` takes it over and stops it."""
@@ -50,8 +53,15 @@ def policy_section(plan: PlanResult, pack: StartingPack | None = None) -> Sectio
         section.problems.append(f"policy pack could not run: {err}")
         return section
     section.lines.append(report.verdict())
-    for violation in report.violations:
-        line = f"[{violation.enforcement_level}] {violation.policy}: {violation.message}"
+    for group in group_violations(report.violations):
+        violation, names = group.first, group.names()
+        shown = ", ".join(names[:SHOWN_NAMES])
+        if len(names) > SHOWN_NAMES:
+            shown += f", and {len(names) - SHOWN_NAMES} more (rollout policy check lists them)"
+        line = (
+            f"[{violation.enforcement_level}] {violation.policy}: {violation.message} "
+            f"({len(names)} resource{'s' if len(names) > 1 else ''}: {shown})"
+        )
         if violation.enforcement_level == "mandatory":
             section.problems.append(line)
         else:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rollout_cli.offline import UNKNOWN, PlanResult
-from rollout_rules.contract import LISTENER_TYPE, STACK_TYPE, TARGET_GROUP_TYPE, TIER_TAG
+from rollout_rules.contract import LISTENER_TYPE, TARGET_GROUP_TYPE, TIER_TAG
 from rollout_rules.plan import TIERS
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class Summary:
             "allocation": outputs.get("allocation"),
             "scheduledAllocation": outputs.get("scheduledAllocation"),
             "tiers": outputs.get("tiers"),
-            "resources": sum(1 for r in self.plan.records if r.type != STACK_TYPE),
+            "resources": len(self.plan.records),  # the stack too, as Pulumi and the pack count
             "components": self.components(),
             "messages": [{"severity": s, "message": m} for s, m in self.plan.messages],
             "sections": {

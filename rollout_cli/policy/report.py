@@ -41,6 +41,39 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class ViolationGroup:
+    """Violations of one policy with one message (at one enforcement level): one finding on
+    many resources, as the text and Markdown reports show it."""
+
+    violations: tuple[Violation, ...]
+
+    @property
+    def first(self) -> Violation:
+        return self.violations[0]
+
+    def names(self) -> list[str]:
+        """The resources' names; `name (type)` where a name alone would be ambiguous."""
+        names = [_name(v.urn) for v in self.violations]
+        return [
+            f"{name} ({v.type})" if names.count(name) > 1 else name
+            for name, v in zip(names, self.violations, strict=True)
+        ]
+
+
+def _name(urn: str) -> str:
+    return urn.split("::", 3)[3] if urn.count("::") >= 3 else urn
+
+
+def group_violations(violations: list[Violation]) -> list[ViolationGroup]:
+    """Violations grouped by policy, enforcement level and message, in the order of each
+    group's first violation (the report's order: worst first)."""
+    groups: dict[tuple[str, str, str], list[Violation]] = {}
+    for v in violations:
+        groups.setdefault((v.policy, v.enforcement_level, v.message), []).append(v)
+    return [ViolationGroup(tuple(items)) for items in groups.values()]
+
+
+@dataclass(frozen=True)
 class NotApplicable:
     policy: str
     urn: str

@@ -295,3 +295,50 @@ def test_the_week_bound_follows_a_custom_plan(stack_root: Path) -> None:
     assert load_offline("sandbox", stack_root, week=72).model.rollout.week == 72
     with pytest.raises(ConfigError, match=r"73 is past the rollout \(at most week 72: the plan"):
         load_offline("sandbox", stack_root, week=73)
+
+
+@pytest.mark.parametrize(
+    ("line_start", "key", "what"),
+    [
+        ("    certificateArn:", "routing.certificateArn", "the ARN"),
+        ("      image:", "services[0].image", "the ECR registry"),
+        ("    oidcProviderArn:", "cluster.oidcProviderArn", "the EKS OIDC issuer"),
+        ("    oidcIssuer:", "cluster.oidcIssuer", "the EKS OIDC issuer"),
+        ("    availabilityZones:", "network.availabilityZones[0]", "the availability zone"),
+    ],
+)
+def test_a_region_that_contradicts_the_stack_is_refused(
+    stack_root: Path, line_start: str, key: str, what: str
+) -> None:
+    # A copy of prod moved to eu-west-3 everywhere except on one line.
+    path = stack_root / "Pulumi.prod.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    kept = next(i for i, line in enumerate(lines) if line.startswith(line_start))
+    assert "eu-central-1" in lines[kept]
+    moved = [
+        line if i == kept else line.replace("eu-central-1", "eu-west-3")
+        for i, line in enumerate(lines)
+    ]
+    path.write_text("".join(moved))
+    with pytest.raises(ConfigError) as err:
+        load_offline("prod", stack_root)
+    message = str(err.value)
+    assert message.startswith(f"codex-rollout:{key}: {what} ")
+    assert message.endswith(
+        "is in eu-central-1, but the stack's aws:region is eu-west-3 "
+        "(a stack is one region: change one or the other)"
+    )
+
+
+def test_a_copy_with_only_the_region_changed_is_refused(stack_root: Path) -> None:
+    edit_stack(stack_root, "prod", _set(["aws:region"], "eu-west-3"))
+    with pytest.raises(
+        ConfigError, match=r"is in eu-central-1, but the stack's aws:region is eu-west-3"
+    ):
+        load_offline("prod", stack_root)
+
+
+def test_a_consistent_copy_in_another_region_is_valid(stack_root: Path) -> None:
+    path = stack_root / "Pulumi.prod.yaml"
+    path.write_text(path.read_text().replace("eu-central-1", "eu-west-3"))
+    assert load_offline("prod", stack_root).model.region == "eu-west-3"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,21 @@ def test_schedule_json_is_the_design_table(design_table: DesignTable) -> None:
             "week": row["week"],
             "phase": phase,
             "allocation": {"sandbox": sandbox, "canary": canary, "production": production},
+            "current": row["week"] == 3,  # Pulumi.prod.yaml's rollout.week
         }
+
+
+def test_schedule_json_marks_the_current_week(stack_root: Path) -> None:
+    edit_stack(stack_root, "prod", lambda c: c["codex-rollout:rollout"].update({"week": 7}))
+    result = run_cli("schedule", "--stack", "prod", "--json", cwd=stack_root)
+    assert result.returncode == 0, result.stderr
+    assert [row["week"] for row in json.loads(result.stdout) if row["current"]] == [7]
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"rollout {importlib.metadata.version('codex-rollout')}"
 
 
 def test_schedule_marks_the_current_week() -> None:
@@ -42,12 +56,18 @@ def test_plan_json_summarises_the_state() -> None:
     assert summary["verdict"] == "valid"
     assert summary["allocation"] == {"sandbox": 10, "canary": 10, "production": 80}
     assert summary["resources"] == sum(summary["components"].values())
+    assert summary["resources"] == summary["sections"]["policy"]["resources"]
 
 
 def test_plan_text_ends_with_a_verdict() -> None:
     result = run_cli("plan", "--stack", "sandbox")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1].startswith("verdict: VALID")
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("verdict: VALID")
+    # The pack's count and the verdict's count are the same resources.
+    [policy] = [line for line in lines if line.startswith("policy: policy check")]
+    counted = re.search(r", (\d+) resources \(", policy)
+    assert counted and f"VALID ({counted.group(1)} resources," in lines[-1]
 
 
 @pytest.mark.parametrize(
@@ -152,8 +172,9 @@ def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], message: str) -
 
 
 def test_stacks_lists_every_stack_file_with_its_region(stack_root: Path) -> None:
-    shutil.copy(stack_root / "Pulumi.prod.yaml", stack_root / "Pulumi.prod-us.yaml")
-    edit_stack(stack_root, "prod-us", lambda c: c.update({"aws:region": "us-east-1"}))
+    # A copy of prod in another region (every regional value moved with it).
+    text = (stack_root / "Pulumi.prod.yaml").read_text().replace("eu-central-1", "us-east-1")
+    (stack_root / "Pulumi.prod-us.yaml").write_text(text)
     result = run_cli("stacks", "--json", cwd=stack_root)
     assert result.returncode == 0, result.stderr
     expected = {

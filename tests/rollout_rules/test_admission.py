@@ -24,7 +24,7 @@ from rollout_rules.plan import (
 
 
 def test_default_plan_deny_weeks() -> None:
-    # canary takes traffic in week 5 and production in week 8 (DESIGN.md's table); sandbox from
+    # canary takes traffic in week 5 and production in week 8 (README, "The schedule"); sandbox from
     # week 1, so it gets the one audit week every tier has after Gatekeeper is installed.
     assert enforcement_weeks() == {"sandbox": 2, "canary": 4, "production": 7}
 

@@ -1,10 +1,17 @@
 """The Markdown report for a pull-request comment: the verdict, violations grouped by framework
-(worst group first), unreadable secrets, and the coverage matrix folded away."""
+(worst group first), one row per finding (a policy and its message) with the count and names of
+its resources, unreadable secrets, and the coverage matrix folded away."""
 
 from __future__ import annotations
 
 from rollout_cli.policy.formats.coverage import render_coverage
-from rollout_cli.policy.report import LEVEL_RANK, SEVERITY_RANK, Report, Violation
+from rollout_cli.policy.report import (
+    LEVEL_RANK,
+    SEVERITY_RANK,
+    Report,
+    Violation,
+    group_violations,
+)
 
 
 def _md(text: str) -> str:
@@ -35,13 +42,18 @@ def render_markdown(report: Report) -> str:
         lines += [
             f"#### {framework} ({len(items)})",
             "",
-            "| Enforcement | Severity | Policy | Control | Resource | Finding |",
+            "| Enforcement | Severity | Policy | Control | Resources | Finding |",
             "|---|---|---|---|---|---|",
         ]
-        for v in items:
+        for group in group_violations(items):
+            v = group.first
+            names = ", ".join(f"`{_md(name)}`" for name in group.names())
+            types = sorted({x.type for x in group.violations})
+            kind = f" ({_md(types[0])})" if len(types) == 1 else ""
+            count = len(group.violations)
             lines.append(
                 f"| {v.enforcement_level} | {v.severity} | `{v.policy}` | {_md(v.reference)} | "
-                f"`{_md(v.urn.split('::', 3)[-1])}` ({_md(v.type)}) | {_md(v.message)} |"
+                f"{count}: {names}{kind} | {_md(v.message)} |"
             )
         lines.append("")
     if report.hidden_secrets:

@@ -1,11 +1,15 @@
-"""The text report: one block per violation, remediations, unreadable secrets, policies that did
-not apply, and the verdict as the last line."""
+"""The text report: one block per finding (a policy and its message) with the count and names
+of the resources it was found on, remediations, unreadable secrets, policies that did not apply,
+and the verdict as the last line."""
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 
-from rollout_cli.policy.report import Report
+from rollout_cli.policy.report import Report, group_violations
+
+WIDTH = 100
 
 
 def render_text(report: Report) -> str:
@@ -13,13 +17,23 @@ def render_text(report: Report) -> str:
         f"{report.pack}@{report.version} on {report.stack or '?'} ({report.source}): "
         f"{report.resources} resources, {len(report.evaluated)} policies"
     ]
-    for v in report.violations:
+    for group in group_violations(report.violations):
+        v = group.first
+        count = len(group.violations)
         lines.append(
             f"[{v.enforcement_level}] {v.policy} ({v.severity}, {v.framework} {v.reference})"
+            f" on {count} resource{'s' if count > 1 else ''}"
         )
-        lines.append(f"    {v.urn}")
         for part in v.message.splitlines():
             lines.append(f"    {part}")
+        lines += textwrap.wrap(
+            ", ".join(group.names()),
+            width=WIDTH,
+            initial_indent="    resources: ",
+            subsequent_indent="        ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
     for r in report.remediations:
         lines.append(f"[remediated] {r.policy}: {r.urn}")
     if report.hidden_secrets:

@@ -41,6 +41,7 @@ from typing import Any
 from components.environment.config import ServiceConfig
 from components.observability.config import ThresholdsConfig
 from components.observability.contract import METRIC_NAMES
+from components.rollback.alertmanager import RULE_FOR_SECONDS
 
 # -- recording rule names (`level:metric:operations`) -----------------------------------------
 
@@ -89,6 +90,10 @@ TEST_COVERAGE_LOW = "CodexTestCoverageLow"
 POLICY_VIOLATION = "CodexPolicyViolation"
 
 ROLLBACK = {"action": "rollback"}
+# `for` of the rollback triggers: short enough that fault -> traffic moved stays within a minute
+# (measured by `rollout drill`), long enough that one odd evaluation does not move traffic (the
+# condition must hold on four evaluations in a row at the 10 s interval).
+ROLLBACK_FOR = f"{RULE_FOR_SECONDS}s"
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,7 @@ def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
         Alert(
             ERROR_RATE_HIGH,
             f"{error_ratio('5m')} > {num(t.error_rate)}\nand on ({BY}) {_guard(t)}",
-            "1m",
+            ROLLBACK_FOR,
             "high",
             f"5xx rate of {where} above {num(t.error_rate * 100)} %",
             f"{{{{ $value | humanizePercentage }}}} of the requests to {where} failed with 5xx "
@@ -207,7 +212,7 @@ def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
         Alert(
             LATENCY_P95_HIGH,
             f"{latency_quantile(0.95)} > {num(t.latency_p95_seconds)}\nand on ({BY}) {_guard(t)}",
-            "1m",
+            ROLLBACK_FOR,
             "medium",
             f"p95 latency of {where} above {num(t.latency_p95_seconds)} s",
             f"p95 request duration of {where} is {{{{ $value | humanizeDuration }}}} over the "
@@ -218,7 +223,7 @@ def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
             TIER_DOWN,
             f"max_over_time({request_rate(GUARD_WINDOW)}[{TIER_DOWN_LOOKBACK}]) >= "
             f"{num(t.min_request_rate)}\nunless on ({BY}) up == 1",
-            "1m",
+            ROLLBACK_FOR,
             "critical",
             f"No target of {where} is up",
             f"{where} served up to {{{{ $value | humanize }}}} requests/s in the last "
@@ -306,10 +311,26 @@ def _ci_alerts(t: ThresholdsConfig) -> list[Alert]:
     ]
 
 
+def runbook_name(alert: str) -> str:
+    """The runbook's file name (no .md): CodexErrorRateHigh -> codex-error-rate-high."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", alert).lower()
+
+
+def _with_runbooks(groups: list[dict[str, Any]], base_url: str) -> list[dict[str, Any]]:
+    """Every alert of `groups` with a `runbook_url` annotation (as kube-prometheus-stack's own
+    rules carry), pointing at its runbook under `base_url` (docs/runbooks/ of this repository)."""
+    for rule in alerts(groups):
+        rule["annotations"]["runbook_url"] = f"{base_url}/{runbook_name(rule['alert'])}.md"
+    return groups
+
+
 def rule_groups(
-    services: Sequence[ServiceConfig], thresholds: ThresholdsConfig
+    services: Sequence[ServiceConfig],
+    thresholds: ThresholdsConfig,
+    runbook_base_url: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The rule groups, as Prometheus rule files (and PrometheusRule specs) hold them."""
+    """The rule groups, as Prometheus rule files (and PrometheusRule specs) hold them; with
+    `runbook_base_url`, every alert carries its runbook_url."""
     t = thresholds
     objective_rules = []
     for o in objectives(services):
@@ -337,17 +358,22 @@ def rule_groups(
             _success_ratio("deployments_total", "stack", "increase", DEPLOYMENT_WINDOW),
         )
     ]
-    return [
+    groups = [
         {"name": "codex-objectives", "rules": objective_rules},
         {"name": "codex-tier", "rules": tier_records + [a.rule() for a in _tier_alerts(t)]},
         {"name": "codex-slo", "rules": slo_records + [a.rule() for a in _slo_alerts(t)]},
         {"name": "codex-ci", "rules": ci_records + [a.rule() for a in _ci_alerts(t)]},
     ]
+    return groups if runbook_base_url is None else _with_runbooks(groups, runbook_base_url)
 
 
-def rule_file(services: Sequence[ServiceConfig], thresholds: ThresholdsConfig) -> dict[str, Any]:
+def rule_file(
+    services: Sequence[ServiceConfig],
+    thresholds: ThresholdsConfig,
+    runbook_base_url: str | None = None,
+) -> dict[str, Any]:
     """A plain Prometheus rule file (what `promtool check rules` reads)."""
-    return {"groups": rule_groups(services, thresholds)}
+    return {"groups": rule_groups(services, thresholds, runbook_base_url)}
 
 
 def alerts(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

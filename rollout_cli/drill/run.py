@@ -84,6 +84,7 @@ class DrillResult:
     budget_seconds: int
     allocation_before: dict[str, int]
     expected_after: dict[str, int]
+    budget_parts: dict[str, int] = field(default_factory=dict)
     timeline: list[tuple[str, float]] = field(default_factory=list)
     allocation_after: dict[str, int] | None = None
     ledger: dict[str, Any] | None = None
@@ -110,6 +111,7 @@ class DrillResult:
             "timeline": [{"event": e, "atSeconds": round(t, 2)} for e, t in self.timeline],
             "totalSeconds": None if total is None else round(total, 2),
             "budgetSeconds": self.budget_seconds,
+            "budgetParts": self.budget_parts,
             "withinBudget": self.passed,
             "allocationBefore": self.allocation_before,
             "allocationAfter": self.allocation_after,
@@ -215,6 +217,10 @@ class Drill:
             fault=fault,
             alert=ALERTS[fault],
             budget_seconds=int(declared["budget"]["triggers"][BUDGET_TRIGGER]["seconds"]),
+            budget_parts={
+                name: int(seconds)
+                for name, seconds in declared["budget"]["triggers"][BUDGET_TRIGGER]["parts"].items()
+            },
             allocation_before=weights,
             expected_after={k: int(v) for k, v in declared["allocations"][tier].items()},
         )

@@ -64,10 +64,35 @@ def _check_shape(report: dict, fault: str) -> None:
     assert 0 < report["totalSeconds"] <= report["budgetSeconds"]
 
 
+def _measured_matches_budget(report: dict) -> None:
+    """Each stretch of the measured timeline against the budget term that stands for it.
+
+    The budget (rollout_rules.rollback.rollback_budget, as the program publishes it) is a worst
+    case: the scrape and the evaluation each add at most one interval, `for` and group_wait add
+    themselves, and the hand-off to the function and its API calls fit their allowances.
+    """
+    at = {e["event"]: e["atSeconds"] for e in report["timeline"]}
+    parts = report["budgetParts"]
+    scrape, evaluation = parts["scrape interval"], parts["Prometheus evaluation interval"]
+    rule_for, group_wait = parts["rule for"], parts["Alertmanager group_wait"]
+    # Fault -> pending: the next scrape, then the next evaluation (1 s for the scrape itself).
+    assert at["alert pending"] <= scrape + evaluation + 1
+    # Pending -> firing: `for`, rounded up to a whole evaluation interval.
+    assert rule_for - 0.5 <= at["alert firing"] - at["alert pending"] <= rule_for + evaluation + 1
+    # Firing -> the SNS message: group_wait (Prometheus sends right after the evaluation).
+    assert group_wait - 1 <= at["notification sent"] - at["alert firing"] <= group_wait + 2
+    allowances = parts["SNS delivery"] + parts["function start"] + parts["traffic move"]
+    assert at["listener weights changed"] - at["notification sent"] <= allowances
+    assert rule_for + group_wait - 1 <= report["totalSeconds"] <= report["budgetSeconds"]
+    assert report["budgetSeconds"] == sum(parts.values())
+
+
 @pytest.mark.drill
 def test_done_when_prod_week_8_canary_error_rate_moves_traffic_to_11_0_89() -> None:
     report = _drill("error-rate")
     _check_shape(report, "error-rate")
+    _measured_matches_budget(report)
+    assert report["totalSeconds"] <= 60
     # The plan's week 8 is 10/10/80; canary's share goes to the others in proportion.
     assert report["allocationBefore"] == {"sandbox": 10, "canary": 10, "production": 80}
     assert report["allocationAfter"] == {"sandbox": 11, "canary": 0, "production": 89}
@@ -85,6 +110,9 @@ def test_done_when_prod_week_8_canary_error_rate_moves_traffic_to_11_0_89() -> N
 def test_other_faults_move_traffic_within_the_budget(fault: str) -> None:
     report = _drill(fault)
     _check_shape(report, fault)
+    _measured_matches_budget(report)
+    if fault == "down":
+        assert report["totalSeconds"] <= 60
     assert report["allocationAfter"] == {"sandbox": 11, "canary": 0, "production": 89}
     assert report["ledger"]["held"] is True
     assert len(report["auditRecords"]) == 1

@@ -14,6 +14,7 @@ The total is fault to traffic moved (event 6).
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -232,6 +233,8 @@ class Drill:
         self.progress(f"rendering {self.plan.stack} week {self.plan.week}")
         render(self.plan, rendered)
 
+        if importlib.util.find_spec("moto") is None:
+            raise DrillSetupError("moto is not installed (pip install 'moto[server]==5.2.5')")
         moto_port = free_port()
         moto = Server(
             "moto server",

@@ -106,6 +106,7 @@ rollback = Rollback(
             ),
         ),
         ledger_parameter_name=ledger_parameter_name(stack),
+        runbook_base_url=config.observability.runbook_base_url(),
         listener_arn=routing.listener_arn,
         load_balancer_arn_suffix=routing.load_balancer_arn_suffix,
         target_group_arns=routing.target_group_arns,

@@ -99,9 +99,11 @@ class Workload:
         c = self.counts(time.time())
         fast = c["total"] - c["slow"]
         lines = [
+            "# HELP http_requests_total Requests served, by HTTP status code.",
             "# TYPE http_requests_total counter",
             f'http_requests_total{{code="200"}} {c["total"] - c["errors"]:.3f}',
             f'http_requests_total{{code="500"}} {c["errors"]:.3f}',
+            "# HELP http_request_duration_seconds Request duration.",
             "# TYPE http_request_duration_seconds histogram",
         ]
         for le in BUCKETS:
@@ -114,6 +116,7 @@ class Workload:
             "http_request_duration_seconds_sum "
             f"{fast * HEALTHY_SECONDS + c['slow'] * SLOW_SECONDS:.3f}",
             f"http_request_duration_seconds_count {c['total']:.3f}",
+            "# HELP codegen_requests_total Code generation requests, by outcome.",
             "# TYPE codegen_requests_total counter",
             f'codegen_requests_total{{outcome="success"}} {c["total"]:.3f}',
             f'codegen_requests_total{{outcome="failure"}} {0:.3f}',

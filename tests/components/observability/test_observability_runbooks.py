@@ -16,6 +16,7 @@ from components.observability.rules import alerts, rule_groups, runbook_name
 from rollout_cli.app import app
 from rollout_cli.stackfile import REPO_ROOT, load_offline
 from rollout_rules.plan import week_plan
+from tests.conftest import plan_of
 
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 # The plan's alerting table: system down immediate, high error rate 15 minutes, policy
@@ -129,3 +130,20 @@ def test_a_wrong_command_does_not_parse() -> None:
     # The check above can fail: an unknown option is refused by the same parser.
     with pytest.raises(Exception, match="No such option"):
         _parses(["rollback", "--tier", "canary", "--reasn", "typo"])
+
+
+def test_every_rollback_alarm_links_to_a_runbook() -> None:
+    plan = plan_of("prod", 8)
+    base = plan.config.observability.runbook_base_url()
+    books = _runbooks()
+    alarms = [
+        r
+        for r in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if (r.inputs.get("tags") or {}).get("purpose") == "rollback"
+    ]
+    assert len(alarms) == 4 * 3  # four per tier with an environment in week 8
+    for alarm in alarms:
+        links = re.findall(
+            rf"Runbook: {re.escape(base)}/([a-z0-9-]+)\.md$", alarm.inputs["alarmDescription"]
+        )
+        assert links and links[0] in books, alarm.inputs["alarmDescription"]

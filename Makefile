@@ -46,7 +46,7 @@ test: lint typecheck pytest
 
 # The edit loop: everything not marked slow (no whole-program plans, processes or external tools).
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow and not drill"
 
 # Rollback drills (one per fault) with real Prometheus, Alertmanager and a moto server; bounded
 # by real alert timing, so not part of `make test`.

@@ -102,7 +102,7 @@ def text(data: dict[str, Any]) -> str:
     records = len(data["auditRecords"])
     lines.append(f"ledger held: {bool(ledger.get('held'))}; audit records: {records}")
     lines += [f"FAILED: {f}" for f in data["failures"]]
-    lines.append("PASS" if data["withinBudget"] else "FAIL")
+    lines.append("PASS" if data["passed"] else "FAIL")
     return "\n".join(lines)
 
 

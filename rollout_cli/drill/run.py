@@ -113,7 +113,7 @@ class DrillResult:
             "totalSeconds": None if total is None else round(total, 2),
             "budgetSeconds": self.budget_seconds,
             "budgetParts": self.budget_parts,
-            "withinBudget": self.passed,
+            "passed": self.passed,
             "allocationBefore": self.allocation_before,
             "allocationAfter": self.allocation_after,
             "expectedAllocation": self.expected_after,

@@ -25,7 +25,7 @@ The short window makes an alert stop soon after the burn stops.
 target, not an alert threshold: it belongs under the alert threshold (the config tests check it).
 
 Alerts read recording rules of other groups, so the evaluation interval must stay well under
-Prometheus's 5-minute lookback (the config's default is 15 s).
+Prometheus's 5-minute lookback (the config's default is 10 s).
 
 Dashboards name no recording rule: `expand` turns an expression over recording rules into one over
 the contract metrics, from the rules' own `expr`, so the two cannot drift apart.

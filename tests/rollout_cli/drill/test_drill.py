@@ -149,6 +149,7 @@ def test_everything_started_is_stopped_when_the_drill_fails(
         (["--tier", "canary", "--fault", "boom"], "--fault boom: not one of"),
         (["--tier", "production", "--week", "5", "--fault", "down"], "has no traffic in week 5"),
         (["--tier", "canary", "--week", "0", "--fault", "down"], "week"),
+        (["--tier", "canary", "--fault", "down", "--format", "xml"], "'--format'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:

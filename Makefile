@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 SOURCES := rollout_rules infra components policies rollout_cli
 
-.PHONY: plan test test-fast lint typecheck pytest install tools system-tools bench clean
+.PHONY: plan test test-fast drill lint typecheck pytest install tools system-tools bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,12 @@ test: lint typecheck pytest
 
 # The edit loop: everything not marked slow (no whole-program plans, processes or external tools).
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -n auto -m "not slow"
+	$(BIN)/pytest -q -n auto -m "not slow and not drill"
+
+# Rollback drills (one per fault) with real Prometheus, Alertmanager and a moto server; bounded
+# by real alert timing, so not part of `make test`.
+drill: $(STAMP) system-tools
+	$(BIN)/pytest -q -m drill tests/rollout_cli/drill
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_time.py

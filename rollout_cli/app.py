@@ -19,6 +19,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException, UsageError  # typer's vendored click
 
 from rollout_cli.advance.cli import register as register_advance
+from rollout_cli.drill.cli import register as register_drill
 from rollout_cli.operator import register as register_rollback
 from rollout_cli.policy.cli import policy_app
 from rollout_cli.stackfile import load_offline, project_root
@@ -275,6 +276,7 @@ def diff(
 app.add_typer(policy_app, name="policy")
 register_rollback(app)
 register_advance(app)
+register_drill(app)
 
 
 def main() -> None:

@@ -282,7 +282,7 @@ def test_week_8_monitors_every_tier(plan: PlanResult) -> None:
     monitors = plan.by_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
     assert len(monitors) == 3 * len(plan.config.services)
     assert plan.stack_outputs["observability"]["rollbackAlerts"] == {
-        "CodexErrorRateHigh": "1m",
-        "CodexLatencyP95High": "1m",
-        "CodexTierDown": "1m",
+        "CodexErrorRateHigh": "30s",
+        "CodexLatencyP95High": "30s",
+        "CodexTierDown": "30s",
     }

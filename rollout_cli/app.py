@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -279,31 +280,38 @@ register_advance(app)
 register_drill(app)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    code: int = 0
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one `rollout` command line (default: ``sys.argv[1:]``) and return its exit code:
+    bad usage is one line on stderr and 2, every other failure one line and its own code."""
     try:
         # Without standalone mode a command's typer.Exit comes back as its exit code.
-        result = app(standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        result = app(
+            list(argv) if argv is not None else None, prog_name="rollout", standalone_mode=False
+        )
+        return result if isinstance(result, int) else 0
     except UsageError as err:
         # A bad option or argument: one line, like every other bad input.
         where = f" ({err.ctx.command_path})" if err.ctx is not None else ""
         if err.format_message():  # empty after `rollout` alone has printed the help
             print(f"error: {err.format_message()}{where}", file=sys.stderr)
-        code = 2
+        return 2
     except ClickException as err:
         print(f"error: {err.format_message()}", file=sys.stderr)
-        code = err.exit_code
+        return err.exit_code
     except typer.Abort:
         print("error: aborted", file=sys.stderr)
-        code = 1
+        return 1
     except SystemExit as done:
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except typer.Exit as done:
-        code = done.exit_code
+        return done.exit_code
+
+
+def main() -> None:
+    """Console-script entry point."""
+    code = run()
     # Everything is written and every child process is gone by now. Tearing down the Pulumi SDK
     # modules costs about a second of a ~3 s run, so leave without it.
     logging.shutdown()

@@ -13,7 +13,7 @@ import pytest
 
 from rollout_cli.drill.processes import Server
 from rollout_cli.drill.run import Drill
-from tests.conftest import plan_of, run_cli
+from tests.conftest import plan_of, run_cli_process
 
 EVENTS = [
     "fault injected",
@@ -36,7 +36,7 @@ def _alive(pid: int) -> bool:
 
 
 def _drill(fault: str, tier: str = "canary", week: str = "8") -> dict:
-    result = run_cli(
+    result = run_cli_process(
         "drill", "--stack", "prod", "--week", week, "--tier", tier, "--fault", fault,
         "--format", "json",
     )  # fmt: skip
@@ -153,7 +153,7 @@ def test_everything_started_is_stopped_when_the_drill_fails(
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
-    result = run_cli("drill", "--stack", "prod", *args)
+    result = run_cli_process("drill", "--stack", "prod", *args)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]

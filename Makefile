@@ -33,8 +33,8 @@ plan: $(STAMP)
 	$(BIN)/rollout plan --stack sandbox
 
 lint: $(STAMP)
-	$(BIN)/ruff check $(SOURCES) tests benchmarks
-	$(BIN)/ruff format --check $(SOURCES) tests benchmarks
+	$(BIN)/ruff check $(SOURCES) tests benchmarks tools
+	$(BIN)/ruff format --check $(SOURCES) tests benchmarks tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -54,8 +54,10 @@ test-fast: $(STAMP)
 drill: $(STAMP) system-tools
 	$(BIN)/pytest -q -m drill tests/rollout_cli/drill
 
+# Speed and memory, each figure measured side by side in one run (see README, Benchmarks).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_time.py
+	$(BIN)/python benchmarks/policy_check.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 SOURCES := rollout_rules infra components policies rollout_cli
 
-.PHONY: plan test test-fast lint typecheck pytest install tools system-tools bench clean
+.PHONY: plan test test-fast drill lint typecheck pytest install tools system-tools bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,23 +33,31 @@ plan: $(STAMP)
 	$(BIN)/rollout plan --stack sandbox
 
 lint: $(STAMP)
-	$(BIN)/ruff check $(SOURCES) tests benchmarks
-	$(BIN)/ruff format --check $(SOURCES) tests benchmarks
+	$(BIN)/ruff check $(SOURCES) tests benchmarks tools
+	$(BIN)/ruff format --check $(SOURCES) tests benchmarks tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Across every core (pytest-xdist); each worker keeps its own cached plans and policy pack.
 pytest: $(STAMP) tools
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q -n auto
 
 test: lint typecheck pytest
 
 # The edit loop: everything not marked slow (no whole-program plans, processes or external tools).
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n auto -m "not slow and not drill"
 
+# Rollback drills (one per fault) with real Prometheus, Alertmanager and a moto server; bounded
+# by real alert timing, so not part of `make test`.
+drill: $(STAMP) system-tools
+	$(BIN)/pytest -q -m drill tests/rollout_cli/drill
+
+# Speed and memory, each figure measured side by side in one run (see README, Benchmarks).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_time.py
+	$(BIN)/python benchmarks/policy_check.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,10 @@
 
 The state is the prod stack's offline render at a week (every kind of resource the program
 declares) copied until it holds about --resources resources, each copy under its own URNs.
-Prints resources per second for the cold command (process start, pack start, evaluation,
-report) and for the evaluation alone against a running pack.
+Runs the cold command (process start, pack start, evaluation, report) with the SDK's own analyzer
+and with the pack's one-pass analyzer (policies/one_pass.py), alternating run by run, and prints
+wall time, resources per second, CPU seconds and peak RSS of each, their ratio, and the
+evaluation alone against a running pack (what the engine pays, the pack already started).
 
 Usage: python benchmarks/policy_check.py [--resources 5000] [--runs 3] [--stack prod] [--week 9]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,6 +60,31 @@ def generate(stack: str, week: int, target: int) -> dict[str, Any]:
     return state
 
 
+ANALYZERS = {"sdk": "the SDK's analyzer", "one-pass": "policies/one_pass.py"}
+
+
+def cold_run(rollout: str, path: Path, analyzer: str) -> tuple[float, float, float, int]:
+    """(wall s, CPU s, peak RSS MiB, violations) of one cold `rollout policy check --export`.
+
+    The CPU and peak figures are the command's and its pack's (wait4 reports the largest of the
+    process and the children it waited for)."""
+    env = dict(os.environ, ROLLOUT_POLICY_ANALYZER="sdk" if analyzer == "sdk" else "one-pass")
+    command = [rollout, "policy", "check", "--export", str(path), "--format", "json"]
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode not in (0, 1):
+            sys.exit(f"policy check failed: {err.read().decode().strip()}")
+        summary = json.loads(out.read())["summary"]
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, cpu, usage.ru_maxrss / 1024, int(summary["violations"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resources", type=int, default=5000)
@@ -68,44 +96,47 @@ def main() -> None:
     state = generate(args.stack, args.week, args.resources)
     count = len(state["deployment"]["resources"])
     rollout = str(Path(sys.executable).with_name("rollout"))
+    walls: dict[str, list[float]] = {name: [] for name in ANALYZERS}
+    cpus: dict[str, list[float]] = {name: [] for name in ANALYZERS}
+    peaks: dict[str, float] = dict.fromkeys(ANALYZERS, 0.0)
+    verdicts: dict[str, set[int]] = {name: set() for name in ANALYZERS}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.json"
         path.write_text(json.dumps(state))
         print(f"generated {count} resources ({path.stat().st_size / 1e6:.1f} MB export)")
-
-        cold = []
+        # Alternate the analyzers run by run, so both see the same machine.
         for run in range(args.runs):
-            start = time.perf_counter()
-            result = subprocess.run(
-                [rollout, "policy", "check", "--export", str(path), "--format", "json"],
-                capture_output=True,
-                text=True,
-            )
-            elapsed = time.perf_counter() - start
-            if result.returncode not in (0, 1):
-                sys.exit(f"policy check failed: {result.stderr.strip()}")
-            summary = json.loads(result.stdout)["summary"]
-            cold.append(elapsed)
-            print(
-                f"cold run {run + 1}: {elapsed:.2f} s, {count / elapsed:,.0f} resources/s "
-                f"({summary['violations']} violations)"
-            )
+            for name in ANALYZERS:
+                wall, cpu, peak, violations = cold_run(rollout, path, name)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+                peaks[name] = max(peaks[name], peak)
+                verdicts[name].add(violations)
+                print(
+                    f"run {run + 1} {name:8}: {wall:6.2f} s wall, {cpu:6.2f} s CPU, "
+                    f"{count / wall:6,.0f} resources/s, peak RSS {peak:.0f} MiB, "
+                    f"{violations} violations"
+                )
 
-    warm = []
+    print(f"rollout policy check --export, {count} resources, cold, median of {args.runs}:")
+    for name, what in ANALYZERS.items():
+        wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+        print(
+            f"  {name:8} ({what}): {wall:.2f} s wall = {count / wall:,.0f} resources/s; "
+            f"{cpu:.2f} s CPU; peak RSS {peaks[name]:.0f} MiB"
+        )
+    sdk, ours = statistics.median(walls["sdk"]), statistics.median(walls["one-pass"])
+    sdk_cpu, our_cpu = statistics.median(cpus["sdk"]), statistics.median(cpus["one-pass"])
+    print(f"  one-pass / sdk: wall {ours / sdk:.2f}x, CPU {our_cpu / sdk_cpu:.2f}x")
+    if verdicts["sdk"] != verdicts["one-pass"]:
+        sys.exit(f"the analyzers disagree: {verdicts}")
+
+    # What the engine pays: the pack's own work for one state, the process already running.
     with PolicyHost() as host:
-        for run in range(args.runs):
-            start = time.perf_counter()
-            host.evaluate(state)
-            elapsed = time.perf_counter() - start
-            warm.append(elapsed)
-            print(f"evaluation run {run + 1}: {elapsed:.2f} s, {count / elapsed:,.0f} resources/s")
-
-    cold_median, warm_median = statistics.median(cold), statistics.median(warm)
-    print(
-        f"rollout policy check --export ({count} resources): median {cold_median:.2f} s cold = "
-        f"{count / cold_median:,.0f} resources/s; evaluation alone median {warm_median:.2f} s = "
-        f"{count / warm_median:,.0f} resources/s"
-    )
+        start = time.perf_counter()
+        host.evaluate(state)
+        warm = time.perf_counter() - start
+    print(f"evaluation against a running pack: {warm:.2f} s = {count / warm:,.0f} resources/s")
 
 
 if __name__ == "__main__":

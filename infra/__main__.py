@@ -7,6 +7,7 @@ from components.admission.component import Admission, AdmissionArgs
 from components.environment.component import Environment, EnvironmentArgs
 from components.iam import ClusterIdentity
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
+from components.observability.charts import SERVICE_SCRAPE_INTERVAL
 from components.observability.component import Observability, ObservabilityArgs
 from components.rollback.component import Rollback, RollbackArgs
 from components.routing.component import (
@@ -99,11 +100,13 @@ rollback = Rollback(
             plan,
             config.rollback.budget_inputs(
                 prometheus_evaluation_interval=config.observability.evaluation_interval,
+                prometheus_scrape_interval=SERVICE_SCRAPE_INTERVAL,
                 health_check_interval=HEALTH_CHECK_INTERVAL_SECONDS,
                 health_check_unhealthy_threshold=HEALTH_CHECK_UNHEALTHY_THRESHOLD,
             ),
         ),
         ledger_parameter_name=ledger_parameter_name(stack),
+        runbook_base_url=config.observability.runbook_base_url(),
         listener_arn=routing.listener_arn,
         load_balancer_arn_suffix=routing.load_balancer_arn_suffix,
         target_group_arns=routing.target_group_arns,

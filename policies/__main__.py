@@ -5,8 +5,12 @@ from there."""
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
+from policies import one_pass
 from policies.pack import PACK_DESCRIPTION, PACK_NAME, all_policies
 
+# Each request decoded once for all policies (policies/one_pass.py); the SDK's own analyzer for
+# any other SDK version or with ROLLOUT_POLICY_ANALYZER=sdk.
+one_pass.install()
 PolicyPack(
     name=PACK_NAME,
     description=PACK_DESCRIPTION,

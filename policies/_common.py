@@ -8,11 +8,13 @@ which, by property dependency or by ARN/id).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -28,9 +30,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from rollout_rules.contract import LISTENER_TYPE, TARGET_GROUP_TYPE
+from rollout_rules.contract import LISTENER_TYPE, PREVIEW_BLIND, TARGET_GROUP_TYPE
 
 __all__ = [
     "CIS_AWS",
@@ -39,9 +41,12 @@ __all__ = [
     "LISTENER_TYPES",
     "LOAD_BALANCER_TYPES",
     "OPENCHAIN",
+    "PREVIEW_BLIND",
     "SOC2",
     "TARGET_GROUP_TYPES",
+    "Blind",
     "Control",
+    "NotVerifiableAtPreviewError",
     "Report",
     "UnknownValueError",
     "aws_provider_region",
@@ -51,6 +56,7 @@ __all__ = [
     "is_unknown",
     "json_value",
     "mentions",
+    "per_resource",
     "resource_policy",
     "stack_name",
     "stack_policy",
@@ -217,6 +223,37 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, str) and value in _UNKNOWNS
 
 
+class NotVerifiableAtPreviewError(UnknownValueError):
+    """Raised by a policy, after it has evaluated everything it could, for what it could not see.
+
+    The policy SDK turns an ``UnknownValueError`` escaping a policy into an advisory diagnostic
+    ("can't run policy ... during preview: <message>"), the one way a mandatory policy can say
+    "not verified" without failing the preview; the message names every value and resource.
+    """
+
+    def __init__(self, unknowns: Sequence[str]) -> None:
+        Exception.__init__(self)
+        self.unknown_type_sentinel = UNKNOWN_STRING_VALUE
+        self.props: list[str] = []
+        self.message = f"{PREVIEW_BLIND}: " + "; ".join(unknowns)
+
+
+class Blind:
+    """What one evaluation could not see; ``done()`` raises the advisory if anything."""
+
+    def __init__(self) -> None:
+        self.unknowns: list[str] = []
+
+    def note(self, resource: PolicyResource, what: str) -> None:
+        entry = f"{what} of {resource.resource_type} {resource.name!r} is unknown"
+        if entry not in self.unknowns:
+            self.unknowns.append(entry)
+
+    def done(self) -> None:
+        if self.unknowns:
+            raise NotVerifiableAtPreviewError(self.unknowns)
+
+
 def get(obj: Any, *path: str | int, default: Any = None) -> Any:
     """``obj[path[0]][path[1]]...`` or ``default`` when a step is missing or of the wrong kind.
 
@@ -286,6 +323,29 @@ def stack_name(urn: str) -> str:
     """The stack a URN belongs to: ``urn:pulumi:<stack>::<project>::<type>::<name>``."""
     head = urn.split("::", 1)[0]
     return head.split(":", 2)[2] if head.count(":") >= 2 else ""
+
+
+_Resource = TypeVar("_Resource")
+_Value = TypeVar("_Value")
+
+
+def per_resource(derive: Callable[[_Resource], _Value]) -> Callable[[_Resource], _Value]:
+    """``derive`` computed once per resource object and shared afterwards (callers must not
+    change what it returns). Stack policies derive the same facts (effective tags, plain inputs)
+    from the same resources; with the pack's one-pass analyzer every stack policy gets the same
+    resource objects, so each fact is derived once per check instead of once per policy. An
+    unknown value (``UnknownValueError``) is raised again on the next call, never remembered."""
+    memo: weakref.WeakKeyDictionary[Any, _Value] = weakref.WeakKeyDictionary()
+
+    @functools.wraps(derive)
+    def derived(resource: _Resource) -> _Value:
+        try:
+            return memo[resource]
+        except KeyError:
+            value = memo[resource] = derive(resource)
+            return value
+
+    return derived
 
 
 # ---------------------------------------------------------------------------------------------

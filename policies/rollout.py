@@ -4,7 +4,9 @@ traffic, the PagerDuty route for production, and the rollback time budget.
 Conventions the routing, rollback and observability components follow; these policies find
 resources by them (types are pulumi-aws v7 / pulumi-kubernetes v4 tokens):
 
-1. Traffic split. The HTTPS listener is the ``aws:lb/listener:Listener`` with ``port`` 443. Its
+1. Traffic split. The rollout's listener is the ``aws:lb/listener:Listener`` with ``port`` 443
+   tagged ``purpose`` = ``rollout-traffic`` (other listeners, e.g. fixed responses or redirects
+   in a stack that isn't ours, are not the rollout's and are never judged). Its
    ``defaultActions`` hold one action of ``type`` "forward" whose ``forward.targetGroups`` lists
    ``{arn, weight}`` per tier; weights are integer percentages summing to 100.
 2. Tiers. Every ``aws:lb/targetGroup:TargetGroup`` behind that listener carries the tag
@@ -62,6 +64,7 @@ from rollout_rules.contract import (
     FUNCTION_TYPE,
     PLAN_VARIABLE,
     PURPOSE_ROLLBACK,
+    PURPOSE_ROLLOUT_LISTENER,
     PURPOSE_TAG,
     TIER_TAG,
     TOPIC_TYPE,
@@ -73,6 +76,7 @@ from ._common import (
     LISTENER_TYPES,
     SOC2,
     TARGET_GROUP_TYPES,
+    Blind,
     Control,
     Report,
     UnknownValueError,
@@ -84,6 +88,7 @@ from ._common import (
     identifies,
     is_unknown,
     mentions,
+    per_resource,
     stack_policy,
 )
 
@@ -94,21 +99,31 @@ PRODUCTION_TIER = TIERS[-1]
 """The last tier of the rollout, production: it takes traffic only once alerts page."""
 MAX_ROLLBACK_SECONDS = LIMIT_SECONDS
 MAX_UNHEALTHY_THRESHOLD = 3
-NO_LISTENER = f"the stack has no HTTPS listener (aws:lb/listener:Listener on port {HTTPS_PORT})"
+NO_LISTENER = (
+    f"the stack has no rollout listener (aws:lb/listener:Listener on port {HTTPS_PORT} tagged "
+    f"{PURPOSE_TAG}={PURPOSE_ROLLOUT_LISTENER})"
+)
 
 
+@per_resource
 def tags_of(resource: PolicyResource) -> dict[str, Any]:
     return aws_tags(resource.props, resource.provider.props if resource.provider else None)
 
 
 @dataclass
 class Route:
-    """One weighted entry of the HTTPS listener's forward action."""
+    """One weighted entry of the rollout listener's forward action.
+
+    At preview a target group created by this update has an unknown ARN: the route keeps its
+    weight (a weight sum needs no ARN) and ``known`` is False.
+    """
 
     listener: PolicyResource
     weight: float
     target_group: PolicyResource | None
     arn: Any
+    known: bool = True
+    index: int = 0
 
     @property
     def tier(self) -> str | None:
@@ -117,21 +132,36 @@ class Route:
         tier = tags_of(self.target_group).get(TIER_TAG)
         return tier if isinstance(tier, str) and tier else None
 
+    @property
+    def what(self) -> str:
+        return f"the target group ARN of forward entry {self.index}"
+
 
 def https_listeners(resources: list[PolicyResource]) -> list[PolicyResource]:
+    """The rollout's own listeners: port 443 and tagged as the rollout's traffic split."""
     found = []
     for listener in by_type(resources, *LISTENER_TYPES):
         try:
-            if as_number(listener.props.get("port")) == HTTPS_PORT:
+            if (
+                as_number(listener.props.get("port")) == HTTPS_PORT
+                and tags_of(listener).get(PURPOSE_TAG) == PURPOSE_ROLLOUT_LISTENER
+            ):
                 found.append(listener)
         except UnknownValueError:
             continue
     return found
 
 
-def routes(listener: PolicyResource, resources: list[PolicyResource]) -> list[Route]:
-    """The listener's weighted target groups, resolved to TargetGroup resources by ARN."""
+def routes(
+    listener: PolicyResource, resources: list[PolicyResource], blind: Blind | None = None
+) -> list[Route]:
+    """The listener's weighted target groups, resolved to TargetGroup resources by ARN.
+
+    What is unknown at preview is noted in ``blind``: unknown ARNs keep their route (unresolved,
+    ``known`` False); unknown actions or weights leave their entries out.
+    """
     groups = list(by_type(resources, *TARGET_GROUP_TYPES))
+    blind = blind or Blind()
 
     def resolve(arn: Any) -> PolicyResource | None:
         for group in groups:
@@ -139,33 +169,53 @@ def routes(listener: PolicyResource, resources: list[PolicyResource]) -> list[Ro
                 return group
         return None
 
-    found = []
-    for action in as_list(listener.props.get("defaultActions")):
-        if get(action, "type") != "forward":
+    try:
+        actions = as_list(listener.props.get("defaultActions"))
+    except UnknownValueError:
+        blind.note(listener, "defaultActions")
+        return []
+    found: list[Route] = []
+    for action in actions:
+        try:
+            if get(action, "type") != "forward":
+                continue
+            weighted = as_list(get(action, "forward", "targetGroups"))
+        except UnknownValueError:
+            blind.note(listener, "a default action")
             continue
-        weighted = as_list(get(action, "forward", "targetGroups"))
         if weighted:
-            for entry in weighted:
-                arn = get(entry, "arn")
-                weight = as_number(get(entry, "weight"))
+            for index, entry in enumerate(weighted):
+                try:
+                    weight = as_number(get(entry, "weight"))
+                except UnknownValueError:
+                    blind.note(listener, f"the weight of forward entry {index}")
+                    continue
                 # The ELB API's default weight for a listed target group is 1.
-                found.append(Route(listener, 1.0 if weight is None else weight, resolve(arn), arn))
-        elif get(action, "targetGroupArn"):
-            arn = get(action, "targetGroupArn")
-            found.append(Route(listener, 100.0, resolve(arn), arn))
+                weight = 1.0 if weight is None else weight
+                try:
+                    arn = get(entry, "arn")
+                except UnknownValueError:
+                    found.append(Route(listener, weight, None, None, known=False, index=index))
+                    continue
+                found.append(Route(listener, weight, resolve(arn), arn, index=index))
+        else:
+            try:
+                arn = get(action, "targetGroupArn")
+            except UnknownValueError:
+                found.append(Route(listener, 100.0, None, None, known=False))
+                continue
+            if arn:
+                found.append(Route(listener, 100.0, resolve(arn), arn))
     return found
 
 
-def weighted_routes(args: StackValidationArgs) -> Iterator[Route]:
-    """Every route of every HTTPS listener; not applicable when there is no such listener."""
+def weighted_routes(args: StackValidationArgs, blind: Blind | None = None) -> Iterator[Route]:
+    """Every route of every rollout listener; not applicable when there is no such listener."""
     listeners = https_listeners(args.resources)
     if not listeners:
         args.not_applicable(NO_LISTENER)
     for listener in listeners:
-        try:
-            yield from routes(listener, args.resources)
-        except UnknownValueError:
-            continue
+        yield from routes(listener, args.resources, blind)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,17 +227,14 @@ def _validate_weights(args: StackValidationArgs, report: Report) -> None:
     listeners = https_listeners(args.resources)
     if not listeners:
         args.not_applicable(NO_LISTENER)
+    blind = Blind()
     for listener in listeners:
-        try:
-            found = routes(listener, args.resources)
-        except UnknownValueError:
-            continue
+        found = routes(listener, args.resources, blind)
         if not found:
-            report(f"HTTPS listener {listener.name!r} forwards to no target group.", listener.urn)
-            continue
+            continue  # a listener that splits nothing has no weights to sum
         total = sum(r.weight for r in found)
         if total != 100:
-            split = ", ".join(f"{r.tier or r.arn}={r.weight:g}" for r in found)
+            split = ", ".join(f"{_label(r)}={r.weight:g}" for r in found)
             report(
                 f"HTTPS listener {listener.name!r} weights sum to {total:g}, not 100 ({split}).",
                 listener.urn,
@@ -200,7 +247,9 @@ def _validate_weights(args: StackValidationArgs, report: Report) -> None:
                     "percentage.",
                     listener.urn,
                 )
-            if route.target_group is None:
+            if not route.known:
+                blind.note(listener, route.what)
+            elif route.target_group is None:
                 report(
                     f"HTTPS listener {listener.name!r} forwards to {route.arn!r}, which is no "
                     "target group in this stack.",
@@ -219,6 +268,13 @@ def _validate_weights(args: StackValidationArgs, report: Report) -> None:
                     f"HTTPS listener {listener.name!r} lists tier {tier!r} {count} times.",
                     listener.urn,
                 )
+    blind.done()
+
+
+def _label(route: Route) -> str:
+    if not route.known:
+        return f"<unknown at preview #{route.index}>"
+    return route.tier or str(route.arn)
 
 
 rollout_weights_sum_to_100 = stack_policy(
@@ -308,6 +364,7 @@ def _dimension(obj: Any, *path: str) -> Any:
     return UNKNOWN_DIMENSION if is_unknown(value) else value
 
 
+@per_resource
 def _alarm_metrics(alarm: PolicyResource) -> list[tuple[str, Any, str]]:
     """(metric name, its TargetGroup dimension or None, the property it sits in) per metric the
     alarm watches: the alarm's own metric and each metric query's metric."""
@@ -378,7 +435,12 @@ def _covered_signals(
 
 def _validate_tier_wiring(args: StackValidationArgs, report: Report) -> None:
     resources = args.resources
-    live = [r for r in weighted_routes(args) if r.weight > 0 and r.target_group is not None]
+    blind = Blind()
+    routed = list(weighted_routes(args, blind))
+    for route in routed:
+        if route.weight > 0 and not route.known:
+            blind.note(route.listener, route.what)
+    live = [r for r in routed if r.weight > 0 and r.target_group is not None]
     topics = rollback_topics(resources)
     alarms = list(by_type(resources, ALARM_TYPE))
     groups = list(by_type(resources, *TARGET_GROUP_TYPES))
@@ -433,6 +495,7 @@ def _validate_tier_wiring(args: StackValidationArgs, report: Report) -> None:
                 )
         except UnknownValueError:
             continue
+    blind.done()
 
 
 rollout_tier_health_and_rollback = stack_policy(
@@ -541,8 +604,14 @@ def _pagerduty_subscriptions(resources: list[PolicyResource]) -> list[PolicyReso
 
 
 def _validate_pagerduty(args: StackValidationArgs, report: Report) -> None:
-    production = sum(r.weight for r in weighted_routes(args) if r.tier == PRODUCTION_TIER)
+    split = list(weighted_routes(args))
+    production = sum(r.weight for r in split if r.tier == PRODUCTION_TIER)
     if production <= 0:
+        blind = Blind()
+        for route in split:
+            if route.weight > 0 and not route.known:
+                blind.note(route.listener, route.what)
+        blind.done()  # an unresolved route with traffic may be production's
         args.not_applicable("production takes no traffic")
     resources = args.resources
     readable = _alertmanager_configs(resources)
@@ -603,6 +672,7 @@ def _plain(value: Any) -> Any:
     return None if is_unknown(value) else value
 
 
+@per_resource
 def _declared(resource: PolicyResource) -> tuple[str, dict[str, Any]]:
     """(type, plain inputs with the effective tags), as ``budget_from_resources`` reads them."""
     props = _plain(resource.props)

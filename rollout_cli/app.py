@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException, UsageError  # typer's vendored click
 
 from rollout_cli.advance.cli import register as register_advance
+from rollout_cli.drill.cli import register as register_drill
 from rollout_cli.operator import register as register_rollback
 from rollout_cli.policy.cli import policy_app
 from rollout_cli.stackfile import load_offline, project_root
@@ -69,6 +71,14 @@ LedgerOpt = Annotated[
     str | None, typer.Option("--ledger", help="File holding the rollback ledger's JSON value.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+FromWeekOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--from-week",
+        help="Preview the change from this week (0: a first deploy): resources new since then "
+        "get unknown computed outputs, as `pulumi preview` gives them.",
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -77,11 +87,19 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _plan(stack: str, week: int | None, ledger: str | None) -> Any:
+def _plan(
+    stack: str,
+    week: int | None,
+    ledger: str | None,
+    from_week: int | None = None,
+    before: Any = None,
+) -> Any:
     from rollout_cli.offline import run_plan
 
     try:
-        return run_plan(stack, week, ledger, root=project_root())
+        return run_plan(
+            stack, week, ledger, root=project_root(), from_week=from_week, before=before
+        )
     except ConfigError as err:
         raise fail(str(err)) from None
     except Exception as err:
@@ -172,13 +190,14 @@ def plan(
     week: WeekOpt = None,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
+    from_week: FromWeekOpt = None,
 ) -> None:
     """Run the program offline and summarise the stack's desired state at a week."""
     from rollout_cli.policy_summary import prestart
     from rollout_cli.summary import summarise
 
     pack = prestart()  # the pack's start-up overlaps the offline run on the other core
-    result = _plan(stack, week, ledger)
+    result = _plan(stack, week, ledger, from_week)
     summary = summarise(result, pack)
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
@@ -201,9 +220,12 @@ def render(
     ],
     week: WeekOpt = None,
     ledger: LedgerOpt = None,
+    from_week: FromWeekOpt = None,
 ) -> None:
     """Write the plan as files: resources.json (stack export shape), k8s/, and more.
 
+    With --from-week, values unknown at preview are written as the engine's unknown sentinel,
+    and `rollout policy check --export DIR` hands them to the pack as unknowns.
     Never deletes or overwrites a file it did not write (render-manifest.json lists them).
     """
     from rollout_cli.render import check_target
@@ -215,7 +237,7 @@ def render(
         check_target(Path(out_dir).absolute())  # refused before the plan runs, too
     except ValueError as err:
         raise fail(f"--out {out_dir}: {err}") from None
-    result = _plan(stack, week, ledger)
+    result = _plan(stack, week, ledger, from_week)
     try:
         written = write(result, Path(out_dir))
     except (OSError, ValueError) as err:
@@ -232,12 +254,16 @@ def diff(
     as_json: JsonOpt = False,
 ) -> None:
     """Traffic by tier, then per resource the paths that changed between two weeks (--json:
-    every changed path with its full old and new value)."""
+    every changed path with its full old and new value).
+
+    The later week is previewed from the earlier one, as `pulumi preview` shows the change:
+    what is new has unknown computed outputs (written as the engine's unknown sentinel).
+    """
     from rollout_cli.render import diff as plan_diff
     from rollout_cli.summary import listener_weights
 
     before = _plan(stack, from_week, ledger)
-    after = _plan(stack, to_week, ledger)
+    after = _plan(stack, to_week, ledger, from_week, before)
     result = plan_diff(before, after)
     weights = {"from": listener_weights(before), "to": listener_weights(after)}
     if as_json:
@@ -251,33 +277,41 @@ def diff(
 app.add_typer(policy_app, name="policy")
 register_rollback(app)
 register_advance(app)
+register_drill(app)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    code: int = 0
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one `rollout` command line (default: ``sys.argv[1:]``) and return its exit code:
+    bad usage is one line on stderr and 2, every other failure one line and its own code."""
     try:
         # Without standalone mode a command's typer.Exit comes back as its exit code.
-        result = app(standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        result = app(
+            list(argv) if argv is not None else None, prog_name="rollout", standalone_mode=False
+        )
+        return result if isinstance(result, int) else 0
     except UsageError as err:
         # A bad option or argument: one line, like every other bad input.
         where = f" ({err.ctx.command_path})" if err.ctx is not None else ""
         if err.format_message():  # empty after `rollout` alone has printed the help
             print(f"error: {err.format_message()}{where}", file=sys.stderr)
-        code = 2
+        return 2
     except ClickException as err:
         print(f"error: {err.format_message()}", file=sys.stderr)
-        code = err.exit_code
+        return err.exit_code
     except typer.Abort:
         print("error: aborted", file=sys.stderr)
-        code = 1
+        return 1
     except SystemExit as done:
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except typer.Exit as done:
-        code = done.exit_code
+        return done.exit_code
+
+
+def main() -> None:
+    """Console-script entry point."""
+    code = run()
     # Everything is written and every child process is gone by now. Tearing down the Pulumi SDK
     # modules costs about a second of a ~3 s run, so leave without it.
     logging.shutdown()

@@ -6,13 +6,19 @@ config give the same state, and a diff between weeks shows only what the config 
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
+import importlib
+import inspect
 import json
+import sys
 from typing import Any
 
 import pulumi
 
 from infra.ledger import LEDGER_INVOKE
+from rollout_cli.offline import SECRET_SIG, UNKNOWN
 from rollout_rules.contract import ledger_parameter_name, ssm_prefix
 
 # Canonical hosted zone ids of ALBs per region (AWS docs, "Elastic Load Balancing endpoints").
@@ -46,12 +52,17 @@ class RealisticMocks(pulumi.runtime.Mocks):
 
     # -- resources ------------------------------------------------------------------------------
 
+    def check(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs as the provider's Check returns them: with the auto-name filled in."""
+        return checked_inputs(typ, name, inputs, f"{self.stack}:{typ}:{name}")
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         typ, name = args.typ, args.name
-        inputs = dict(args.inputs)
         seed = f"{self.stack}:{typ}:{name}"
+        inputs = checked_inputs(typ, name, dict(args.inputs), seed)
         if typ.startswith("pulumi:providers:"):
-            return f"{digest(seed, 8)}-{digest(seed + 'p', 4)}", inputs
+            # The engine gives providers UUIDs.
+            return uuid_from(seed), inputs
         if typ.startswith("kubernetes:"):
             return self._kubernetes(typ, name, inputs, seed)
         if typ.startswith("aws:"):
@@ -212,6 +223,96 @@ class RealisticMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(
             f"offline plan has no answer for invoke {token} {json.dumps(args.args, default=str)}"
         )
+
+
+# -- what the providers' Check fills in -----------------------------------------------------------
+
+
+@functools.cache
+def aws_auto_name_property(typ: str) -> str | None:
+    """The property pulumi-aws auto-names for `typ`, or None.
+
+    The bridge auto-names a resource's optional `name` (S3 buckets: `bucket`) when neither it
+    nor its `namePrefix` is given. Whether the resource has such an optional property is read
+    from the installed SDK's args class.
+    """
+    parts = typ.split(":")
+    if len(parts) != 3 or parts[0] != "aws":
+        return None
+    module, cls = parts[1].split("/")[0], parts[2]
+    try:
+        package = importlib.import_module(f"pulumi_aws.{module}")
+    except ImportError:
+        try:
+            package = importlib.import_module(f"pulumi_aws.{module}_")
+        except ImportError:
+            return None
+    resource = getattr(package, cls, None)
+    if resource is None:
+        return None
+    # The SDK calls a resource's args <Name>InitArgs where a nested input type took <Name>Args.
+    home = sys.modules[resource.__module__]
+    args_class = getattr(home, f"{cls}InitArgs", None) or getattr(home, f"{cls}Args", None)
+    if args_class is None:
+        return None
+    params = inspect.signature(args_class.__init__).parameters
+    for prop, param in (("bucket", "bucket"), ("name", "name")):
+        if param in params and params[param].default is not inspect.Parameter.empty:
+            if prop == "bucket" and typ != "aws:s3/bucket:Bucket":
+                continue
+            return prop
+    return None
+
+
+def checked_inputs(typ: str, name: str, inputs: dict[str, Any], seed: str) -> dict[str, Any]:
+    """`inputs` with the auto-name a provider's Check adds (deterministic here, random there):
+    AWS `<name>-<7 hex>` (the bridge's format), Kubernetes `metadata.name` `<name>-<8 hex>`."""
+    if typ.startswith("aws:"):
+        prop = aws_auto_name_property(typ)
+        if prop and not inputs.get(prop) and not inputs.get(f"{prop}Prefix"):
+            auto = f"{name}-{digest(seed, 7)}"
+            return {**inputs, prop: auto.lower() if prop == "bucket" else auto}
+        return inputs
+    if typ == "kubernetes:helm.sh/v3:Release":
+        if not inputs.get("name"):
+            return {**inputs, "name": f"{name}-{digest(seed, 8)}"}
+        return inputs
+    if typ == SECRET_TYPE and inputs.get("stringData") is not None:
+        inputs = _secret_data(inputs)
+    if typ.startswith("kubernetes:") and not typ.startswith("kubernetes:yaml"):
+        metadata = inputs.get("metadata")
+        if isinstance(metadata, dict) and not metadata.get("name"):
+            if not metadata.get("generateName"):
+                return {**inputs, "metadata": {**metadata, "name": f"{name}-{digest(seed, 8)}"}}
+        elif metadata is None and "apiVersion" in inputs:
+            return {**inputs, "metadata": {"name": f"{name}-{digest(seed, 8)}"}}
+    return inputs
+
+
+SECRET_TYPE = "kubernetes:core/v1:Secret"
+
+
+def _base64(value: Any) -> Any:
+    """A stringData value as base64 data; secret wrappers and unknowns keep their shape."""
+    if isinstance(value, dict) and SECRET_SIG in value:
+        return {**value, "value": _base64(value["value"])} if "value" in value else value
+    if isinstance(value, dict):
+        return {k: _base64(v) for k, v in value.items()}
+    if isinstance(value, str) and value != UNKNOWN:
+        return base64.b64encode(value.encode()).decode()
+    return value
+
+
+def _secret_data(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A Secret as the Kubernetes provider's Check leaves it: stringData merged into data."""
+    checked = {k: v for k, v in inputs.items() if k != "stringData"}
+    converted = _base64(inputs["stringData"])
+    data = inputs.get("data")
+    if isinstance(data, dict) and SECRET_SIG not in data and SECRET_SIG not in converted:
+        checked["data"] = {**data, **converted}
+    else:
+        checked["data"] = converted
+    return checked
 
 
 def uuid_from(seed: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import json
 import logging
 import runpy
@@ -30,6 +31,9 @@ PROGRAM_DIR = REPO_ROOT / "infra"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+ENGINE_VERSION = "v3.200.0-offline"
+"""The manifest's engine version (a real export names the CLI that wrote it)."""
+OFFLINE_SALT = "v1:b2ZmbGluZQ==:v1:b2ZmbGluZS1yb2xsb3V0Og==:b2ZmbGluZQ=="
 OPTION_FIELDS = (
     "protect",
     "deleteBeforeReplace",
@@ -71,6 +75,10 @@ class PlanResult:
     records: list[Record]
     stack_outputs: dict[str, Any]
     messages: list[tuple[str, str]]
+    from_week: int | None = None
+    """The week this plan previews the change from (None: a plain plan, every output known)."""
+    new: list[str] = field(default_factory=list)
+    """With ``from_week``: the URNs of the resources the change creates (unknown outputs)."""
 
     def by_type(self, typ: str) -> list[Record]:
         return [r for r in self.records if r.type == typ]
@@ -122,12 +130,20 @@ def _monitor_class() -> type:
     from pulumi.runtime.settings import get_project, get_stack
 
     class RecordingMonitor(MockMonitor):
-        """MockMonitor that records each request the way the engine would receive it."""
+        """MockMonitor that records each request the way the engine would receive it.
 
-        def __init__(self, mocks: Any) -> None:
+        With ``existing`` (a preview from an earlier week), a custom resource whose URN is not
+        in it is new: it is answered as the engine answers at preview, with no id and its
+        computed outputs unknown.
+        """
+
+        def __init__(self, mocks: Any, existing: set[str] | None = None) -> None:
             super().__init__(mocks)
+            self.checker = mocks.check
             self.records: list[Record] = []
             self.stack_outputs: dict[str, Any] = {}
+            self.component_outputs: dict[str, dict[str, Any]] = {}
+            self.existing = existing
             self._lock = threading.Lock()
 
         def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -140,6 +156,16 @@ def _monitor_class() -> type:
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
             response = super().RegisterResource(request)
+            if (
+                self.existing is not None
+                and request.custom
+                and not request.type.startswith("pulumi:providers:")
+                and response.urn not in self.existing
+            ):
+                planned = preview_outputs(request.type, _struct(request.object), response.object)
+                response.id = ""
+                response.object.Clear()
+                response.object.update(planned)
             options: dict[str, Any] = {}
             for name in OPTION_FIELDS:
                 value = getattr(request, name, None)
@@ -147,13 +173,18 @@ def _monitor_class() -> type:
                     options[name] = list(value) if not isinstance(value, (str, bool)) else value
             if request.HasField("customTimeouts"):
                 options["customTimeouts"] = json_format.MessageToDict(request.customTimeouts)
+            # The state holds the provider's checked inputs: auto-names filled in.
+            inputs = self.checker(request.type, request.name, _struct(request.object))
+            if request.type.startswith("pulumi:providers:") and request.version:
+                # The engine records an explicit provider's plugin version among its inputs.
+                inputs.setdefault("version", request.version)
             record = Record(
                 urn=response.urn,
                 type=request.type,
                 name=request.name,
                 custom=bool(request.custom),
                 parent=request.parent,
-                inputs=_struct(request.object),
+                inputs=inputs,
                 outputs=_struct(response.object) if request.custom else {},
                 id=response.id,
                 dependencies=sorted(set(request.dependencies)),
@@ -168,9 +199,12 @@ def _monitor_class() -> type:
             return response
 
         def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
-            if request.urn.split("::")[2] == STACK_TYPE:
-                with self._lock:
-                    self.stack_outputs = _struct(request.outputs)
+            # The engine keeps every component's registered outputs in the state (the root
+            # stack's are the program's exports).
+            with self._lock:
+                self.component_outputs[request.urn] = _struct(request.outputs)
+                if request.urn.split("::")[2] == STACK_TYPE:
+                    self.stack_outputs = self.component_outputs[request.urn]
             return super().RegisterResourceOutputs(request)
 
     return RecordingMonitor
@@ -191,16 +225,54 @@ def run_plan(
     week: int | None = None,
     ledger: str | None = None,
     root: Path = REPO_ROOT,
+    from_week: int | None = None,
+    before: PlanResult | None = None,
 ) -> PlanResult:
     """Run the program for `stack` (at `week`, default: the configured week) under mocks.
 
-    Raises ConfigError for invalid config (including a bad `week`) before anything runs.
+    With `from_week`, the result is the preview of the change from what the program declared at
+    `from_week` to `week`: resources that existed keep their outputs, new ones get unknown
+    computed outputs; 0 is a first deploy (nothing exists yet).
+
+    Raises ConfigError for invalid config (including a bad `week` or `from_week`) before
+    anything runs. `before`, the plan at `from_week` when the caller has it, saves a run.
     """
     offline = load_offline(stack, root, week)
+    target = offline.model.rollout.week
+    existing: set[str] | None = None
+    if from_week is not None:
+        if isinstance(from_week, bool) or not isinstance(from_week, int) or from_week < 0:
+            raise ConfigError(
+                f"--from-week {from_week}: not a week (0 is a first deploy, weeks start at 1)"
+            )
+        if from_week > target:
+            raise ConfigError(
+                f"--from-week {from_week}: after the week previewed ({target}); a preview goes "
+                "from an earlier week to a later one"
+            )
+        existing = set()
+        if from_week > 0:
+            if before is None or before.week != from_week:
+                before = run_plan(stack, from_week, ledger, root)
+            existing = {r.urn for r in before.records}
     ledger_value = _read_ledger_file(ledger) if ledger is not None else None
-    return contextvars.copy_context().run(
-        _run, stack, offline.model, offline.engine_config, offline.secret_keys, ledger_value
+    result = contextvars.copy_context().run(
+        _run,
+        stack,
+        offline.model,
+        offline.engine_config,
+        offline.secret_keys,
+        ledger_value,
+        existing,
     )
+    if existing is not None:
+        result.from_week = from_week
+        result.new = [
+            r.urn
+            for r in result.records
+            if r.custom and not r.type.startswith("pulumi:providers:") and r.urn not in existing
+        ]
+    return result
 
 
 def _read_ledger_file(path: str) -> str:
@@ -218,6 +290,7 @@ def _run(
     engine_config: dict[str, str],
     secret_keys: list[str],
     ledger: str | None,
+    existing: set[str] | None = None,
 ) -> PlanResult:
     import pulumi
     from pulumi.runtime import config as runtime_config
@@ -231,7 +304,7 @@ def _run(
     asyncio.set_event_loop(loop)
     mocks = RealisticMocks(stack, PROJECT, config.region, config.account_id)
     mocks.invokes.update(ledger_invokes(stack, ledger))
-    monitor = _monitor_class()(mocks)
+    monitor = _monitor_class()(mocks, existing)
     collector = _Collector()
     logger = logging.getLogger(f"codex-rollout.offline.{id(collector)}")
     logger.propagate = False
@@ -269,8 +342,8 @@ def _run(
     records = _with_default_providers(monitor.records, stack, engine_config)
     # The root stack registers like any component; its outputs are the program's exports.
     for record in records:
-        if record.type == STACK_TYPE:
-            record.outputs = monitor.stack_outputs
+        if not record.custom and record.urn in monitor.component_outputs:
+            record.outputs = monitor.component_outputs[record.urn]
     return PlanResult(
         stack=stack,
         week=config.rollout.week,
@@ -279,6 +352,33 @@ def _run(
         stack_outputs=monitor.stack_outputs,
         messages=collector.messages,
     )
+
+
+# Outputs the engine knows at preview for a resource it is about to create, beyond its checked
+# inputs: the auto-name Check fills in, the region the provider applies, and tagsAll, which
+# pulumi-aws computes while planning (default tags merged with the resource's).
+_KNOWN_AT_PREVIEW = frozenset({"name", "region", "tagsAll"})
+
+
+def preview_outputs(typ: str, inputs: dict[str, Any], planned: Any) -> dict[str, Any]:
+    """What the engine gives the program and the pack at preview for a new resource.
+
+    Its checked inputs (with the auto-name), and every other output unknown. `planned` is the
+    mock's answer (a Struct) after create, which says which outputs the provider computes.
+    """
+    after = _struct(planned)
+    outputs: dict[str, Any] = dict(inputs)
+    for key, value in after.items():
+        if key in inputs:
+            continue
+        outputs[key] = value if key in _KNOWN_AT_PREVIEW else UNKNOWN
+    if typ.startswith("kubernetes:") and isinstance(after.get("metadata"), dict):
+        # metadata.name is filled in by Check; uid and resourceVersion come from the API server.
+        metadata = dict(inputs.get("metadata") or {})
+        if "name" in after["metadata"]:
+            metadata.setdefault("name", after["metadata"]["name"])
+        outputs["metadata"] = metadata
+    return outputs
 
 
 def _with_default_providers(
@@ -370,8 +470,11 @@ def export_state(plan: PlanResult) -> dict[str, Any]:
         }
         if record.custom and record.id:
             entry["id"] = record.id
-        entry["inputs"] = conceal(record.inputs)
-        entry["outputs"] = conceal(record.outputs)
+        # The engine omits empty property maps.
+        if record.inputs:
+            entry["inputs"] = conceal(record.inputs)
+        if record.outputs:
+            entry["outputs"] = conceal(record.outputs)
         if record.parent:
             entry["parent"] = record.parent
         if record.dependencies:
@@ -387,7 +490,15 @@ def export_state(plan: PlanResult) -> dict[str, Any]:
     return {
         "version": 3,
         "deployment": {
-            "manifest": {"time": "1970-01-01T00:00:00Z", "magic": "", "version": "offline"},
+            "manifest": {
+                "time": "1970-01-01T00:00:00Z",
+                # `pulumi stack import` checks magic == sha256(version).
+                "magic": hashlib.sha256(ENGINE_VERSION.encode()).hexdigest(),
+                "version": ENGINE_VERSION,
+            },
+            # The state's secrets provider; offline secrets are never encrypted, so they are
+            # written as the "[offline: not encrypted]" ciphertext placeholder (see conceal).
+            "secrets_providers": {"type": "passphrase", "state": {"salt": OFFLINE_SALT}},
             "resources": resources,
         },
     }

@@ -48,4 +48,5 @@ def rollback_section(plan: PlanResult) -> Section:
             f"instead of the schedule's {weights(scheduled)}"
         )
     section.data["budget"] = published.as_dict()
+    section.data["cloudwatchBudget"] = published.cloudwatch_dict()
     return section

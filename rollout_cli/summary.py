@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from rollout_cli.offline import PlanResult
+from rollout_cli.offline import UNKNOWN, PlanResult
 from rollout_rules.contract import LISTENER_TYPE, TARGET_GROUP_TYPE, TIER_TAG
 from rollout_rules.plan import TIERS
 
@@ -37,8 +37,10 @@ def listener_weights(plan: PlanResult) -> dict[str, int]:
         return {}
     weights: dict[str, int] = {}
     for action in https[0].inputs.get("defaultActions", []):
-        for group in (action.get("forward") or {}).get("targetGroups", []):
-            tier = tiers_by_arn.get(group.get("arn"), group.get("arn"))
+        for index, group in enumerate((action.get("forward") or {}).get("targetGroups", [])):
+            arn = group.get("arn")
+            # At preview a new target group's ARN is unknown: count its weight, name no tier.
+            tier = f"<unknown #{index}>" if arn == UNKNOWN else tiers_by_arn.get(arn, arn)
             weights[str(tier)] = int(group.get("weight", 0))
     return weights
 
@@ -53,16 +55,36 @@ def routing_section(plan: PlanResult) -> Section:
     if total != 100:
         section.problems.append(f"listener weights sum to {total}, not 100")
     declared = plan.stack_outputs.get("allocation", {})
+    if not isinstance(declared, dict):
+        declared = {}  # unknown at a first deploy's preview
+    unknown = sorted(v for k, v in weights.items() if k.startswith("<unknown"))
+    unresolved: list[tuple[str, int]] = []
     for tier in TIERS:
         want = int(declared.get(tier, 0))
-        if want > 0 and tier not in weights:
+        if tier not in weights and unknown:
+            unresolved.append((tier, want))  # its target group may be one not known yet
+        elif want > 0 and tier not in weights:
             section.problems.append(f"{tier} gets {want}% but has no environment/target group")
         elif weights.get(tier, 0) != want:
             section.problems.append(
                 f"{tier}: listener weight {weights.get(tier, 0)} != declared allocation {want}"
             )
+    if unknown:
+        # New target groups: which is which cannot be told at preview, but their weights must
+        # still be the declared ones of the tiers not resolved.
+        wanted = sorted(w for _, w in unresolved)
+        if sorted(unknown + [0] * (len(unresolved) - len(unknown))) != wanted:
+            section.problems.append(
+                f"weights {unknown} of target groups unknown at preview do not match the "
+                f"allocation of {', '.join(t for t, _ in unresolved) or 'no tier'}"
+            )
+        section.lines.append(
+            f"{len(unknown)} target group(s) unknown at preview: "
+            + ", ".join(t for t, _ in unresolved)
+        )
     section.lines.append(
-        "listener weights: " + ", ".join(f"{t} {weights[t]}" for t in TIERS if t in weights)
+        "listener weights: "
+        + ", ".join(f"{t} {weights[t]}" for t in dict.fromkeys((*TIERS, *weights)) if t in weights)
     )
     section.data["weights"] = weights
     return section
@@ -96,12 +118,24 @@ class Summary:
                 s.title: {"lines": s.lines, "problems": s.problems, **s.data} for s in self.sections
             },
             "verdict": "valid" if self.valid else "invalid",
+            **(
+                {"preview": {"fromWeek": self.plan.from_week, "new": len(self.plan.new)}}
+                if self.plan.from_week is not None
+                else {}
+            ),
         }
 
     def print(self, console: Console) -> None:
         outputs = self.plan.stack_outputs
         console.print(f"[bold]{self.plan.stack}[/] week {self.plan.week}: {outputs.get('phase')}")
+        if self.plan.from_week is not None:
+            console.print(
+                f"preview from week {self.plan.from_week}: {len(self.plan.new)} resources to "
+                "create, their computed outputs unknown"
+            )
         allocation = outputs.get("allocation", {})
+        if not isinstance(allocation, dict):
+            allocation = {}  # unknown on a first deploy's preview
         console.print("allocation: " + " / ".join(f"{t} {allocation.get(t, 0)}%" for t in TIERS))
         for severity, message in self.plan.messages:
             console.print(f"{severity}: {message}", markup=False, emoji=False)

@@ -41,6 +41,9 @@ PURPOSE_ROLLBACK = "rollback"
 PURPOSE_ROLLBACK_NOTIFY = "rollback-notify"
 """`purpose` of the topic that tells people about a rollback."""
 PURPOSE_ALB_LOGS = "alb-access-logs"
+PURPOSE_ROLLOUT_LISTENER = "rollout-traffic"
+"""`purpose` of the HTTPS listener whose weights split traffic over the tiers; the rollout
+policies check only listeners carrying it, so a stack that isn't ours is never misjudged."""
 TIER_TAG = "tier"
 """AWS tag (and alert label) naming the tier a resource serves."""
 
@@ -115,3 +118,8 @@ TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
 LISTENER_TYPE = "aws:lb/listener:Listener"
 TOPIC_TYPE = "aws:sns/topic:Topic"
 STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+PREVIEW_BLIND = "cannot be verified at preview"
+"""How the pack begins an advisory for a check that needed a value unknown at preview; the
+policy report shows it as an advisory violation, as the engine does."""

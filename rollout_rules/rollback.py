@@ -106,9 +106,13 @@ class BudgetInputs:
     alarm_evaluation_periods: int = 1
     health_check_interval: int = 10
     health_check_unhealthy_threshold: int = 3
-    prometheus_evaluation_interval: int = 15
-    prometheus_rule_for: int = 60
-    alertmanager_group_wait: int = 10
+    # The Prometheus path, measured end to end by `rollout drill`: a fault shows in the next
+    # scrape of the tier's services, the next rule evaluation sees it (the alert is pending), it
+    # fires `for` later, and Alertmanager waits group_wait before the first notification.
+    prometheus_scrape_interval: int = 10
+    prometheus_evaluation_interval: int = 10
+    prometheus_rule_for: int = 30
+    alertmanager_group_wait: int = 5
     # Delivery and execution allowances: SNS -> Lambda and EventBridge -> Lambda deliver within
     # seconds; a cold start of the function (python3.12, boto3 only) is under 2 s; the traffic
     # move is one ModifyListener call after a handful of reads, with throttling retries.
@@ -117,6 +121,18 @@ class BudgetInputs:
     function_start: int = 5
     api_call: int = 5
     limit: int = LIMIT_SECONDS
+
+
+# AWS's documented figures for the CloudWatch path, which no declared parameter holds:
+ALB_METRIC_INTERVAL = 60
+"""Elastic Load Balancing "measures and sends its metrics in 60-second intervals" (Application
+Load Balancer guide, "CloudWatch metrics for your Application Load Balancer")."""
+ALARM_EVALUATION_INTERVAL = 60
+"""CloudWatch evaluates an alarm every 10 seconds only when its period is 10 or 30 seconds, and
+every minute otherwise (CloudWatch user guide, "Using Amazon CloudWatch alarms")."""
+CLOUDWATCH_NOT_COUNTED = (
+    "the delay before an ALB datapoint is available to alarms (AWS documents no bound)",
+)
 
 
 def alarm_min_requests(min_request_rate: float, alarm_period_seconds: int) -> int:
@@ -173,6 +189,43 @@ class RollbackBudget:
             "inputs": asdict(self.inputs),
         }
 
+    def cloudwatch(self) -> tuple[TriggerBudget, ...]:
+        """The CloudWatch triggers with what AWS documents but nothing declares.
+
+        The declared terms assume an alarm fires the moment its breaching period ends. It
+        cannot: the ALB sends a period's datapoint only when the 60-second interval is over, and
+        CloudWatch evaluates a one-minute alarm once a minute, so up to another minute passes
+        before the evaluation that sees it. Still not counted (CLOUDWATCH_NOT_COUNTED): the
+        datapoint's delivery delay, for which AWS gives no figure; the real worst case is longer.
+        """
+        term = ("alarm evaluation, once a minute (CloudWatch)", ALARM_EVALUATION_INTERVAL)
+        floor = ALB_METRIC_INTERVAL * self.inputs.alarm_evaluation_periods
+
+        def honest(part: tuple[str, int]) -> tuple[str, int]:
+            # No alarm period can see an ALB metric sooner than its 60-second interval.
+            name, seconds = part
+            return (name, max(seconds, floor)) if name.startswith("alarm period") else part
+
+        return tuple(
+            TriggerBudget(t.trigger, (*map(honest, t.parts[:-3]), term, *t.parts[-3:]))
+            for t in self.triggers
+            if t.trigger.startswith("cloudwatch-")
+        )
+
+    def cloudwatch_dict(self) -> dict[str, Any]:
+        """The CloudWatch path's documented worst case (for `rollout plan --json`)."""
+        triggers = self.cloudwatch()
+        worst = max(triggers, key=lambda t: t.seconds)
+        return {
+            "worstCaseSeconds": worst.seconds,
+            "worstCaseTrigger": worst.trigger,
+            "withinLimit": worst.seconds <= self.limit,
+            "triggers": {
+                t.trigger: {"seconds": t.seconds, "parts": dict(t.parts)} for t in triggers
+            },
+            "notCounted": list(CLOUDWATCH_NOT_COUNTED),
+        }
+
     def lines(self) -> list[str]:
         """Human-readable breakdown, one trigger per line (for `rollout plan`)."""
         out = []
@@ -181,9 +234,31 @@ class RollbackBudget:
             out.append(f"{t.trigger}: {t.seconds}s = {terms}")
         verdict = "within" if self.within_limit else "OVER"
         out.append(
-            f"worst case {self.worst_case.seconds}s ({self.worst_case.trigger}), "
+            f"declared worst case {self.worst_case.seconds}s ({self.worst_case.trigger}), "
             f"{verdict} the {self.limit}s limit"
         )
+        cloudwatch = self.cloudwatch()
+        if cloudwatch:
+            worst = max(cloudwatch, key=lambda t: t.seconds)
+            terms = " + ".join(f"{name} {seconds}s" for name, seconds in worst.parts)
+            line = (
+                f"CloudWatch path with AWS's documented timing: {worst.seconds}s "
+                f"({worst.trigger} = {terms}); not counted: {'; '.join(CLOUDWATCH_NOT_COUNTED)}"
+            )
+            out.append(line)
+            if worst.seconds > self.limit:
+                prometheus = next(
+                    (t for t in self.triggers if t.trigger == "prometheus-alert"), None
+                )
+                meets = (
+                    f"; the Prometheus path ({prometheus.seconds}s) is the one that meets the plan"
+                    if prometheus is not None and prometheus.seconds <= self.limit
+                    else ""
+                )
+                out.append(
+                    f"CloudWatch path OVER the {self.limit}s limit: its alarms are a backstop"
+                    f"{meets}"
+                )
         return out
 
 
@@ -192,8 +267,9 @@ def rollback_budget(inputs: BudgetInputs = BudgetInputs()) -> RollbackBudget:
 
     A CloudWatch alarm fires at the end of its last breaching period; a failing health check
     first needs `unhealthy_threshold` failed checks before the target counts as unhealthy in
-    the metric the alarm watches. A Prometheus alert needs up to one evaluation interval to be
-    seen, `for` to fire, and Alertmanager's group_wait before the first notification. GuardDuty
+    the metric the alarm watches. A Prometheus alert needs up to one scrape interval for the
+    fault to reach Prometheus, up to one evaluation interval to be seen, `for` to fire, and
+    Alertmanager's group_wait before the first notification. GuardDuty
     and AWS Config events count from their arrival on the event bus.
     """
     i = inputs
@@ -208,6 +284,7 @@ def rollback_budget(inputs: BudgetInputs = BudgetInputs()) -> RollbackBudget:
         ),
     )
     prometheus = (
+        ("scrape interval", i.prometheus_scrape_interval),
         ("Prometheus evaluation interval", i.prometheus_evaluation_interval),
         ("rule for", i.prometheus_rule_for),
         ("Alertmanager group_wait", i.alertmanager_group_wait),

@@ -10,7 +10,10 @@ here by the fixtures they use (`plan`, `promtool`, `amtool`, `cli`), by what the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import io
+import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +34,18 @@ WEEKS = tuple(range(1, 13))
 DesignTable = dict[int, tuple[str, tuple[int, int, int]]]
 SLOW_FIXTURES = frozenset({"plan", "promtool", "amtool", "cli", "pack"})
 # Names whose use in a test body means a whole-program plan or another process.
-SLOW_CALLS = frozenset({"plan_of", "run_plan", "render_state", "run_cli", "Popen", "subprocess"})
+SLOW_CALLS = frozenset(
+    {
+        "plan_of",
+        "preview_of",
+        "run_plan",
+        "render_state",
+        "run_cli",
+        "run_cli_process",
+        "Popen",
+        "subprocess",
+    }
+)
 
 _PLANS: dict[tuple[str, int | None, str | None], PlanResult] = {}
 
@@ -86,6 +100,19 @@ def plan_of(stack: str, week: int | None = None, ledger: str | None = None) -> P
     if key not in _PLANS:
         _PLANS[key] = run_plan(stack, week, ledger)
     return _PLANS[key]
+
+
+_PREVIEWS: dict[tuple[str, int, int], PlanResult] = {}
+
+
+def preview_of(stack: str, week: int, from_week: int) -> PlanResult:
+    """The preview of `from_week` -> `week` (0: a first deploy), computed once per session; the
+    plan at `from_week` is the session's shared one."""
+    key = (stack, week, from_week)
+    if key not in _PREVIEWS:
+        before = plan_of(stack, from_week) if from_week > 0 else None
+        _PREVIEWS[key] = run_plan(stack, week, from_week=from_week, before=before)
+    return _PREVIEWS[key]
 
 
 @pytest.fixture
@@ -173,6 +200,24 @@ def edit_stack(root: Path, stack: str, edit: Callable[[dict], None]) -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The `rollout` command line `args`, run in this process from `cwd` (default: the
+    repository) through `rollout_cli.app.run`, which is what the console script runs less the
+    interpreter start-up and its final `os._exit`: exit code, stdout and stderr.
+    `run_cli_process` runs the console script itself."""
+    from rollout_cli.app import run
+
+    out, err = io.StringIO(), io.StringIO()
+    before = Path.cwd()
+    os.chdir(cwd or REPO_ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run(list(args))
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["rollout", *args], code, out.getvalue(), err.getvalue())
+
+
+def run_cli_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the `rollout` console script in a fresh process."""
     rollout = Path(sys.executable).with_name("rollout")
     return subprocess.run(
@@ -187,7 +232,7 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`cli(*args, cwd=None)`: the `rollout` console script in a fresh process."""
+    """`cli(*args, cwd=None)`: a `rollout` command line (`run_cli`)."""
     return run_cli
 
 

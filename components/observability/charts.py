@@ -37,6 +37,9 @@ ALERTMANAGER_SECRET = "codex-alertmanager-config"
 GRAFANA_ADMIN_SECRET = "codex-grafana-admin"
 DASHBOARD_LABEL = "grafana_dashboard"
 SCRAPE_INTERVAL = "15s"
+# The coding system's own services are scraped faster: their scrape interval is a term of the
+# rollback budget (fault -> Prometheus sees it), which `rollout drill` measures.
+SERVICE_SCRAPE_INTERVAL = "10s"
 LICENSE = "Apache-2.0"
 # Grafana itself is AGPL-3.0 (since 8.0); its pods say so.
 GRAFANA_LICENSE = "AGPL-3.0-only"

@@ -83,7 +83,7 @@ def service_monitor_spec(service: str, tier: str, namespace: pulumi.Input[str]) 
             {
                 "port": "metrics",
                 "path": "/metrics",
-                "interval": charts.SCRAPE_INTERVAL,
+                "interval": charts.SERVICE_SCRAPE_INTERVAL,
                 "scrapeTimeout": "10s",
                 # The contract's labels come from here, never from what a service exports.
                 "honorLabels": False,
@@ -271,7 +271,7 @@ class Observability(pulumi.ComponentResource):
         )
 
         # -- Rules and scrape targets ----------------------------------------------------------
-        groups = rule_groups(args.services, obs.thresholds)
+        groups = rule_groups(args.services, obs.thresholds, obs.runbook_base_url())
         for group in groups:
             k8s.apiextensions.CustomResource(
                 f"{name}-rules-{group['name']}",

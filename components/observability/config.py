@@ -71,8 +71,28 @@ class ObservabilityConfig(ConfigModel):
     retention: str = Field(default="15d", description="Prometheus retention (duration).")
     storage_size: str = Field(default="50Gi", description="Prometheus volume size.")
     storage_class: str = Field(default="gp3", description="StorageClass for Prometheus.")
-    evaluation_interval: str = Field(default="15s", description="Rule evaluation interval.")
+    evaluation_interval: str = Field(
+        default="10s",
+        description="Rule evaluation interval (a rollback budget term: docs/rollback.md).",
+    )
     grafana_admin_password: SecretStr = Field(description="Grafana admin password (secret).")
+    repository_url: str = Field(
+        default="https://github.com/codex-dominion/codex-rollout",
+        description="This repository's web URL; every alert's runbook_url points into it.",
+    )
+    runbook_ref: str = Field(
+        default="main", description="Branch or tag of the runbooks that runbook_url links to."
+    )
+
+    @field_validator("repository_url")
+    @classmethod
+    def _repository(cls, v: str) -> str:
+        url = re.compile(r"^https://[a-z0-9.-]+(/[A-Za-z0-9._-]+)+$")
+        return check(url, v, "is not an https URL of a repository")
+
+    def runbook_base_url(self) -> str:
+        """Where the runbooks are read: <repository>/blob/<ref>/docs/runbooks."""
+        return f"{self.repository_url}/blob/{self.runbook_ref}/docs/runbooks"
 
     @field_validator("retention", "evaluation_interval")
     @classmethod

@@ -77,6 +77,22 @@ METRICS: tuple[Metric, ...] = (
         "CI (Pushgateway)",
         "Policy violations of the last policy check, by pack and enforcement level.",
     ),
+    # kube-state-metrics (shipped in kube-prometheus-stack): CodexTierDown sees a tier whose
+    # pods never came up, and so were never scraped, by its Deployment wanting replicas.
+    Metric(
+        "kube_deployment_spec_replicas",
+        "gauge",
+        ("namespace", "deployment"),
+        "kube-state-metrics",
+        "Replicas a Deployment's spec asks for.",
+    ),
+    Metric(
+        "kube_deployment_created",
+        "gauge",
+        ("namespace", "deployment"),
+        "kube-state-metrics",
+        "Creation time of a Deployment, Unix seconds.",
+    ),
 )
 
 METRIC_NAMES: frozenset[str] = frozenset(m.name for m in METRICS)

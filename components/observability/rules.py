@@ -25,7 +25,7 @@ The short window makes an alert stop soon after the burn stops.
 target, not an alert threshold: it belongs under the alert threshold (the config tests check it).
 
 Alerts read recording rules of other groups, so the evaluation interval must stay well under
-Prometheus's 5-minute lookback (the config's default is 15 s).
+Prometheus's 5-minute lookback (the config's default is 10 s).
 
 Dashboards name no recording rule: `expand` turns an expression over recording rules into one over
 the contract metrics, from the rules' own `expr`, so the two cannot drift apart.
@@ -41,14 +41,21 @@ from typing import Any
 from components.environment.config import ServiceConfig
 from components.observability.config import ThresholdsConfig
 from components.observability.contract import METRIC_NAMES
+from components.rollback.alertmanager import RULE_FOR_SECONDS
+from rollout_rules.contract import namespace_for
+from rollout_rules.plan import TIERS
 
 # -- recording rule names (`level:metric:operations`) -----------------------------------------
 
 BY = "service, tier"
 GUARD_WINDOW = "5m"
-# A tier counts as serving traffic for CodexTierDown if it did so at any time in this window:
-# once its targets are down it exports nothing, so its current request rate cannot tell.
+# CodexTierDown: a tier has an environment if it served traffic in this window (once its targets
+# are down it exports nothing, so its current request rate cannot tell), if it has scrape targets,
+# or if kube-state-metrics shows its Deployment wanting replicas (a tier whose pods never came up
+# may have no `up` series at all).
 TIER_DOWN_LOOKBACK = "1h"
+# A Deployment younger than this is still pulling images and starting: not yet "down".
+TIER_DOWN_GRACE_SECONDS = 600
 CODEGEN_WINDOW = "10m"
 DEPLOYMENT_WINDOW = "1d"
 SLO_WINDOWS = ("30m", "1h", "6h", "3d")
@@ -89,6 +96,10 @@ TEST_COVERAGE_LOW = "CodexTestCoverageLow"
 POLICY_VIOLATION = "CodexPolicyViolation"
 
 ROLLBACK = {"action": "rollback"}
+# `for` of the rollback triggers: short enough that fault -> traffic moved stays within a minute
+# (measured by `rollout drill`), long enough that one odd evaluation does not move traffic (the
+# condition must hold on four evaluations in a row at the 10 s interval).
+ROLLBACK_FOR = f"{RULE_FOR_SECONDS}s"
 
 
 @dataclass(frozen=True)
@@ -191,13 +202,46 @@ def _burn_condition(windows: Sequence[BurnWindow]) -> str:
     return conditions[0] if len(conditions) == 1 else "(" + " or ".join(conditions) + ")"
 
 
-def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
+def _wanted_deployments(services: Sequence[ServiceConfig]) -> str:
+    """(service, tier) of every Deployment of ours that wants replicas and is past its grace.
+
+    kube-state-metrics (kube-prometheus-stack) labels its series with `namespace` and
+    `deployment`; the tier comes from the namespace (`codex-<tier>`), the service from the
+    Deployment's name, which is the service's.
+    """
+    # Kubernetes names need no regex escaping: [a-z0-9-] only.
+    namespaces = "|".join(namespace_for(tier) for tier in TIERS)
+    names = "|".join(s.name for s in services)
+    selector = f'{{namespace=~"{namespaces}", deployment=~"{names}"}}'
+    wanted = (
+        f"kube_deployment_spec_replicas{selector} > 0 and on (namespace, deployment) "
+        f"(time() - kube_deployment_created{selector} > {TIER_DOWN_GRACE_SECONDS})"
+    )
+    prefix = namespace_for("")
+    by_tier = f'label_replace({wanted}, "tier", "$1", "namespace", "{prefix}(.+)")'
+    return f'max by ({BY}) (label_replace({by_tier}, "service", "$1", "deployment", "(.+)"))'
+
+
+def _tier_down_expr(t: ThresholdsConfig, services: Sequence[ServiceConfig]) -> str:
+    """Every tier with an environment and no target up, whether or not it ever took traffic."""
+    served = (
+        f"max_over_time({request_rate(GUARD_WINDOW)}[{TIER_DOWN_LOOKBACK}]) >= "
+        f"{num(t.min_request_rate)}"
+    )
+    scraped = f"max by ({BY}) (up)"
+    return (
+        f"(\n  {served}\n  or on ({BY}) {scraped}\n"
+        f"  or on ({BY}) {_wanted_deployments(services)}\n)\nunless on ({BY}) up == 1"
+    )
+
+
+def _tier_alerts(t: ThresholdsConfig, services: Sequence[ServiceConfig]) -> list[Alert]:
     where = "{{ $labels.service }} in {{ $labels.tier }}"
     return [
         Alert(
             ERROR_RATE_HIGH,
             f"{error_ratio('5m')} > {num(t.error_rate)}\nand on ({BY}) {_guard(t)}",
-            "1m",
+            ROLLBACK_FOR,
             "high",
             f"5xx rate of {where} above {num(t.error_rate * 100)} %",
             f"{{{{ $value | humanizePercentage }}}} of the requests to {where} failed with 5xx "
@@ -207,7 +251,7 @@ def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
         Alert(
             LATENCY_P95_HIGH,
             f"{latency_quantile(0.95)} > {num(t.latency_p95_seconds)}\nand on ({BY}) {_guard(t)}",
-            "1m",
+            ROLLBACK_FOR,
             "medium",
             f"p95 latency of {where} above {num(t.latency_p95_seconds)} s",
             f"p95 request duration of {where} is {{{{ $value | humanizeDuration }}}} over the "
@@ -216,13 +260,13 @@ def _tier_alerts(t: ThresholdsConfig) -> list[Alert]:
         ),
         Alert(
             TIER_DOWN,
-            f"max_over_time({request_rate(GUARD_WINDOW)}[{TIER_DOWN_LOOKBACK}]) >= "
-            f"{num(t.min_request_rate)}\nunless on ({BY}) up == 1",
-            "1m",
+            _tier_down_expr(t, services),
+            ROLLBACK_FOR,
             "critical",
             f"No target of {where} is up",
-            f"{where} served up to {{{{ $value | humanize }}}} requests/s in the last "
-            f"{TIER_DOWN_LOOKBACK} and no target is up now; traffic is being moved off the tier.",
+            f"{where} has an environment (it served traffic in the last {TIER_DOWN_LOOKBACK}, "
+            "has scrape targets, or its Deployment wants replicas) and no target is up; traffic "
+            "is being moved off the tier.",
             ROLLBACK,
         ),
         Alert(
@@ -306,10 +350,26 @@ def _ci_alerts(t: ThresholdsConfig) -> list[Alert]:
     ]
 
 
+def runbook_name(alert: str) -> str:
+    """The runbook's file name (no .md): CodexErrorRateHigh -> codex-error-rate-high."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", alert).lower()
+
+
+def _with_runbooks(groups: list[dict[str, Any]], base_url: str) -> list[dict[str, Any]]:
+    """Every alert of `groups` with a `runbook_url` annotation (as kube-prometheus-stack's own
+    rules carry), pointing at its runbook under `base_url` (docs/runbooks/ of this repository)."""
+    for rule in alerts(groups):
+        rule["annotations"]["runbook_url"] = f"{base_url}/{runbook_name(rule['alert'])}.md"
+    return groups
+
+
 def rule_groups(
-    services: Sequence[ServiceConfig], thresholds: ThresholdsConfig
+    services: Sequence[ServiceConfig],
+    thresholds: ThresholdsConfig,
+    runbook_base_url: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The rule groups, as Prometheus rule files (and PrometheusRule specs) hold them."""
+    """The rule groups, as Prometheus rule files (and PrometheusRule specs) hold them; with
+    `runbook_base_url`, every alert carries its runbook_url."""
     t = thresholds
     objective_rules = []
     for o in objectives(services):
@@ -337,17 +397,25 @@ def rule_groups(
             _success_ratio("deployments_total", "stack", "increase", DEPLOYMENT_WINDOW),
         )
     ]
-    return [
+    groups = [
         {"name": "codex-objectives", "rules": objective_rules},
-        {"name": "codex-tier", "rules": tier_records + [a.rule() for a in _tier_alerts(t)]},
+        {
+            "name": "codex-tier",
+            "rules": tier_records + [a.rule() for a in _tier_alerts(t, services)],
+        },
         {"name": "codex-slo", "rules": slo_records + [a.rule() for a in _slo_alerts(t)]},
         {"name": "codex-ci", "rules": ci_records + [a.rule() for a in _ci_alerts(t)]},
     ]
+    return groups if runbook_base_url is None else _with_runbooks(groups, runbook_base_url)
 
 
-def rule_file(services: Sequence[ServiceConfig], thresholds: ThresholdsConfig) -> dict[str, Any]:
+def rule_file(
+    services: Sequence[ServiceConfig],
+    thresholds: ThresholdsConfig,
+    runbook_base_url: str | None = None,
+) -> dict[str, Any]:
     """A plain Prometheus rule file (what `promtool check rules` reads)."""
-    return {"groups": rule_groups(services, thresholds)}
+    return {"groups": rule_groups(services, thresholds, runbook_base_url)}
 
 
 def alerts(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -51,9 +51,9 @@ SUBJECT_TEMPLATE = (
 """The `subject:` (SNS subjects are at most 100 ASCII characters; Alertmanager truncates)."""
 
 RECEIVER = "rollback"
-GROUP_WAIT_SECONDS = 10
+GROUP_WAIT_SECONDS = 5
 """Alertmanager's wait before the first notification of a rollback group (in the budget)."""
-RULE_FOR_SECONDS = 60
+RULE_FOR_SECONDS = 30
 """The longest `for` a rollback-action alert rule may have within the budget's default."""
 
 ROLLBACK_ROUTE: dict[str, Any] = {

@@ -111,6 +111,15 @@ def function_archive() -> dict[str, Path]:
     }
 
 
+ALARM_RUNBOOKS = {
+    "error-rate": "codex-error-rate-high",
+    "latency-p95": "codex-latency-p95-high",
+    "no-healthy": "codex-tier-down",
+    "unhealthy-majority": "codex-tier-down",
+}
+"""Alarm -> the runbook (docs/runbooks/<name>.md) of the Prometheus alert on the same condition."""
+
+
 @dataclass(frozen=True)
 class RollbackArgs:
     """Inputs of the rollback component.
@@ -140,6 +149,8 @@ class RollbackArgs:
     min_requests_per_period: int = 6
     notify_emails: Sequence[str] = field(default_factory=tuple)
     partition: str = "aws"
+    runbook_base_url: str | None = None
+    """docs/runbooks/ of this repository: each alarm's description links its runbook."""
 
 
 class Rollback(pulumi.ComponentResource):
@@ -435,13 +446,20 @@ def _tier_alarms(
         )
 
     prefix = f"codex-rollout-{args.stack}-{tier}"
+
+    def runbook(alarm: str) -> str:
+        """ " Runbook: <url>" for the alert of the same condition, or nothing."""
+        if args.runbook_base_url is None:
+            return ""
+        return f" Runbook: {args.runbook_base_url}/{ALARM_RUNBOOKS[alarm]}.md"
+
     aws.cloudwatch.MetricAlarm(
         f"{name}-{tier}-error-rate",
         name=f"{prefix}-error-rate",
         alarm_description=(
             f"Rollback trigger: 5xx share of {tier} requests above "
             f"{args.error_rate_threshold:.0%} (with at least {args.min_requests_per_period} "
-            f"requests per period)"
+            f"requests per period)" + runbook("error-rate")
         ),
         comparison_operator="GreaterThanThreshold",
         threshold=args.error_rate_threshold,
@@ -466,7 +484,7 @@ def _tier_alarms(
         f"{name}-{tier}-latency-p95",
         name=f"{prefix}-latency-p95",
         alarm_description=f"Rollback trigger: p95 response time of {tier} targets above "
-        f"{args.latency_p95_seconds:g} s",
+        f"{args.latency_p95_seconds:g} s" + runbook("latency-p95"),
         namespace=ALB_NAMESPACE,
         metric_name="TargetResponseTime",
         dimensions=dims,
@@ -480,7 +498,7 @@ def _tier_alarms(
         f"{name}-{tier}-no-healthy",
         name=f"{prefix}-no-healthy",
         alarm_description=f"Rollback trigger: {tier} has no healthy target (health checks: "
-        f"3 consecutive failures mark a target unhealthy)",
+        f"3 consecutive failures mark a target unhealthy)" + runbook("no-healthy"),
         namespace=ALB_NAMESPACE,
         metric_name="HealthyHostCount",
         dimensions=dims,
@@ -493,7 +511,8 @@ def _tier_alarms(
     aws.cloudwatch.MetricAlarm(
         f"{name}-{tier}-unhealthy",
         name=f"{prefix}-unhealthy-majority",
-        alarm_description=f"Rollback trigger: more than half of the {tier} targets unhealthy",
+        alarm_description=f"Rollback trigger: more than half of the {tier} targets unhealthy"
+        + runbook("unhealthy-majority"),
         comparison_operator="GreaterThanThreshold",
         threshold=0.5,
         metric_queries=[

@@ -27,6 +27,7 @@ class RollbackConfig(ConfigModel):
         self,
         *,
         prometheus_evaluation_interval: str,
+        prometheus_scrape_interval: str,
         health_check_interval: int,
         health_check_unhealthy_threshold: int,
     ) -> BudgetInputs:
@@ -37,5 +38,6 @@ class RollbackConfig(ConfigModel):
             health_check_interval=health_check_interval,
             health_check_unhealthy_threshold=health_check_unhealthy_threshold,
             prometheus_evaluation_interval=duration_seconds(prometheus_evaluation_interval),
+            prometheus_scrape_interval=duration_seconds(prometheus_scrape_interval),
             limit=self.budget_seconds,
         )

@@ -47,6 +47,7 @@ from components.labels import short_name
 from rollout_rules.contract import (
     NAME_PREFIX,
     PURPOSE_ALB_LOGS,
+    PURPOSE_ROLLOUT_LISTENER,
     PURPOSE_TAG,
     TARGET_GROUP_NAME_PREFIX,
     TIER_TAG,
@@ -249,7 +250,8 @@ class WeightedRouting(pulumi.ComponentResource):
                     ),
                 )
             ],
-            tags=tags,
+            # The rollout policies and tools find the rollout's own listener by this tag.
+            tags={**tags, PURPOSE_TAG: PURPOSE_ROLLOUT_LISTENER},
             opts=child,
         )
         aws.lb.Listener(

@@ -37,13 +37,13 @@ def _stack_config(stack: str) -> dict[str, str]:
     return dict(load_offline(stack, project_root()).engine_config)
 
 
-def _render(stack: str, week: int | None, ledger: str | None) -> Any:
+def _render(stack: str, week: int | None, ledger: str | None, from_week: int | None) -> Any:
     from rollout_cli.offline import run_plan
     from rollout_cli.stackfile import project_root
     from rollout_rules.errors import ConfigError
 
     try:
-        return plan_state(run_plan(stack, week, ledger, root=project_root()))
+        return plan_state(run_plan(stack, week, ledger, root=project_root(), from_week=from_week))
     except ConfigError as err:
         raise PolicyCheckError(str(err)) from None
 
@@ -73,6 +73,14 @@ def check(
     ledger: Annotated[
         str | None, typer.Option("--ledger", help="Rollback ledger JSON file (with --stack).")
     ] = None,
+    from_week: Annotated[
+        int | None,
+        typer.Option(
+            "--from-week",
+            help="With --stack: check the preview of the change from this week (0: a first "
+            "deploy), where what is new is unknown.",
+        ),
+    ] = None,
     pack: Annotated[Path, typer.Option("--policy-pack", help="Policy pack directory.")] = PACK_DIR,
     rego: Annotated[
         bool,
@@ -89,8 +97,8 @@ def check(
         raise _fail(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if (stack is None) == (export is None):
         raise _fail("give exactly one of --stack or --export")
-    if export is not None and (week is not None or ledger is not None):
-        raise _fail("--week and --ledger go with --stack, not --export")
+    if export is not None and (week is not None or ledger is not None or from_week is not None):
+        raise _fail("--week, --from-week and --ledger go with --stack, not --export")
     if rego and config is not None:
         raise _fail("--config is the pack's config; with --rego the constraints' parameters apply")
     try:
@@ -100,8 +108,10 @@ def check(
             source, artifact, stack_config = str(export), str(export), None
         else:
             assert stack is not None
-            state = _render(stack, week, ledger)
+            state = _render(stack, week, ledger, from_week)
             source = f"offline render, week {week}" if week is not None else "offline render"
+            if from_week is not None:
+                source += f", preview from week {from_week}"
             artifact, stack_config = f"Pulumi.{stack}.yaml", _stack_config(stack)
         if rego:
             from rollout_cli.policy.admission import check_state

@@ -185,7 +185,15 @@ class PolicyHost:
         config: Mapping[str, PolicyConfig] | None = None,
         source: str = "state",
     ) -> Report:
-        resources = parse_state(state)
+        return self.evaluate_resources(parse_state(state), config, source)
+
+    def evaluate_resources(
+        self,
+        resources: Sequence[StateResource],
+        config: Mapping[str, PolicyConfig] | None = None,
+        source: str = "state",
+    ) -> Report:
+        """``evaluate`` of a state already parsed with ``parse_state``."""
         stack, project = stack_and_project(resources)
         self.configure_stack(stack, project)
         effective = self.configure(config or {})
@@ -223,14 +231,24 @@ class PolicyHost:
                         report.remediations.append(
                             Remediated(remediation.policyName, resource.urn, resource.type)
                         )
-        for resource, response in self._pipeline(
-            "Analyze",
-            analyzed,
-            lambda r: encoder.analyze_request(r, inputs[r.urn]),
-        ):
-            report.add(response, resource, resource.urn, meta)
-
-        response = self._call("AnalyzeStack", encoder.analyze_stack_request(resources))
+        # The stack request goes out first, so the pack works on the stack policies while the
+        # resource requests are built; its findings are still added after the resources'.
+        stack_future = self.stub.AnalyzeStack.future(
+            encoder.analyze_stack_request(resources), timeout=_RPC_TIMEOUT
+        )
+        try:
+            for resource, response in self._pipeline(
+                "Analyze",
+                analyzed,
+                lambda r: encoder.analyze_request(r, inputs[r.urn]),
+            ):
+                report.add(response, resource, resource.urn, meta)
+            try:
+                response = stack_future.result()
+            except grpc.RpcError as err:
+                raise PolicyCheckError(self._rpc_error("AnalyzeStack", err)) from None
+        finally:
+            stack_future.cancel()
         report.add(response, None, root_urn(resources), meta, by_urn)
         report.hidden_secrets = len(encoder.counters.hidden)
         report.logs = list(self.engine.logs)
@@ -277,4 +295,4 @@ def evaluate(
     with PolicyHost(
         pack_dir, stack=stack or "offline", project=project, config=stack_config
     ) as host:
-        return host.evaluate(state, config, source)
+        return host.evaluate_resources(resources, config, source)

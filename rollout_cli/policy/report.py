@@ -3,13 +3,14 @@ from the analyzer's answers, ordered worst first, with the verdict and the exit 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rollout_cli.policy.metadata import WIRE_TO_LEVEL, WIRE_TO_SEVERITY, PolicyMeta
 from rollout_cli.policy.state import StateResource
-from rollout_rules.contract import STACK_TYPE
+from rollout_rules.contract import PREVIEW_BLIND, STACK_TYPE
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
 LEVEL_RANK = {"mandatory": 0, "remediate": 0, "advisory": 1, "disabled": 2}
@@ -90,6 +91,20 @@ class Remediated:
     type: str
 
 
+_SDK_UNKNOWN = re.compile(r"(?:\w+ )?value at (\S+) can't be known during preview")
+
+
+def _blind_message(message: str) -> str:
+    """The pack's "cannot be verified at preview: <what> is unknown" out of the SDK's "can't run
+    policy ... during preview: <reason>"; the SDK's own reason is reworded the same way."""
+    blind = message.find(PREVIEW_BLIND)
+    if blind >= 0:
+        return message[blind:]
+    found = _SDK_UNKNOWN.search(message)
+    what = found.group(1) if found else message.split("during preview: ", 1)[-1]
+    return f"{PREVIEW_BLIND}: {what} is unknown"
+
+
 @dataclass
 class Report:
     """The outcome of one evaluation."""
@@ -128,8 +143,9 @@ class Report:
             kind = target.type if target else STACK_TYPE
             message = diagnostic.message
             if message.startswith("can't run policy"):
-                self.not_applicable.append(NotApplicable(diagnostic.policyName, urn, kind, message))
-                continue
+                # A value the policy needed is unknown at preview. The engine shows this as an
+                # advisory, and so does the report: never a silent pass.
+                message = diagnostic.description + "\n" + _blind_message(message)
             prefix = diagnostic.description + "\n"
             if message.startswith(prefix):
                 message = message[len(prefix) :]

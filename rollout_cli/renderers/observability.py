@@ -41,7 +41,11 @@ def render_files(
     """
     prometheus = out / "prometheus"
     prometheus.mkdir(parents=True, exist_ok=True)
-    rules = rule_file(config.services, config.observability.thresholds)
+    rules = rule_file(
+        config.services,
+        config.observability.thresholds,
+        config.observability.runbook_base_url(),
+    )
     (prometheus / "rules.yaml").write_text(to_yaml(rules))
 
     alertmanager = out / "alertmanager"

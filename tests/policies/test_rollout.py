@@ -161,7 +161,7 @@ def rollout(weights: dict[str, float] | None = None, stack: str = "prod") -> Rol
             "protocol": "HTTPS",
             "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
             "defaultActions": [action],
-            "tags": TAGS,
+            "tags": {**TAGS, "purpose": "rollout-traffic"},
         },
         deps={"defaultActions": list(groups.values())},
     )
@@ -219,7 +219,8 @@ def test_rollout_policies_need_an_https_listener(check: Check) -> None:
     report = check(StateBuilder())
     for policy in ROLLOUT:
         assert skipped(report, policy) == [
-            "the stack has no HTTPS listener (aws:lb/listener:Listener on port 443)"
+            "the stack has no rollout listener (aws:lb/listener:Listener on port 443 tagged "
+            "purpose=rollout-traffic)"
         ]
 
 
@@ -274,6 +275,109 @@ def test_single_target_group_arn_counts_as_100(check: Check) -> None:
         {"type": "forward", "targetGroupArn": r.groups["sandbox"].arn}
     ]
     assert rollout_findings(check, r) == []
+
+
+# Listeners that are not the rollout's, as an exported stack that isn't ours has them.
+FIXED_RESPONSE = {
+    "type": "fixed-response",
+    "fixedResponse": {"contentType": "text/plain", "statusCode": "404", "messageBody": "no"},
+}
+REDIRECT = {"type": "redirect", "redirect": {"protocol": "HTTPS", "statusCode": "HTTP_301"}}
+
+
+@pytest.mark.parametrize("action", [FIXED_RESPONSE, REDIRECT], ids=["fixed", "redirect"])
+def test_listener_that_splits_nothing_is_no_weights_violation(
+    check: Check, action: dict[str, Any]
+) -> None:
+    r = rollout()
+    # Another HTTPS listener, untagged, and the rollout's own listener splitting nothing.
+    r.b.add(
+        "aws:lb/listener:Listener",
+        "other-https",
+        {"port": 443, "protocol": "HTTPS", "defaultActions": [action], "tags": TAGS},
+    )
+    assert rollout_findings(check, r) == []
+    r.listener.entry["outputs"]["defaultActions"] = [action]
+    assert findings(check(r.b), WEIGHTS) == []
+
+
+def test_foreign_stack_listeners_are_not_judged(check: Check) -> None:
+    b = StateBuilder()
+    b.add(
+        "aws:lb/listener:Listener",
+        "shop-https",
+        {"port": 443, "protocol": "HTTPS", "defaultActions": [FIXED_RESPONSE], "tags": TAGS},
+    )
+    report = check(b)
+    assert findings(report, WEIGHTS) == []
+    assert "no rollout listener" in skipped(report, WEIGHTS)[0]
+
+
+def test_untagged_listener_is_not_the_rollouts(check: Check) -> None:
+    r = rollout()
+    forward(r)[2]["weight"] = 85
+    del r.listener.entry["outputs"]["tags"]["purpose"]
+    report = check(r.b)
+    assert findings(report, WEIGHTS) == []
+    assert skipped(report, WEIGHTS)
+
+
+# -- preview: a target group new in this update has an unknown ARN --------------------------------
+
+
+def advisories(report: Any, policy: str) -> list[str]:
+    return [
+        v.message
+        for v in report.violations
+        if v.policy == policy and v.enforcement_level == "advisory"
+    ]
+
+
+def mandatory(report: Any, policy: str) -> list[str]:
+    return [
+        v.message
+        for v in report.violations
+        if v.policy == policy and v.enforcement_level == "mandatory"
+    ]
+
+
+def test_weights_are_summed_when_a_target_group_is_unknown(check: Check) -> None:
+    r = rollout()
+    forward(r)[1]["arn"] = UNKNOWN  # canary, created by this update
+    forward(r)[2]["weight"] = 97  # 5 + 5 + 97 = 107 %
+    report = check(r.b)
+    assert mandatory(report, WEIGHTS) == [
+        "HTTPS listener 'codex-https' weights sum to 107, not 100 "
+        "(sandbox=5, <unknown at preview #1>=5, production=97)."
+    ]
+    assert advisories(report, WEIGHTS) == [
+        "cannot be verified at preview: the target group ARN of forward entry 1 of "
+        "aws:lb/listener:Listener 'codex-https' is unknown"
+    ]
+
+
+def test_unknown_target_group_is_advisory_not_silent(check: Check) -> None:
+    r = rollout()
+    forward(r)[1]["arn"] = UNKNOWN
+    report = check(r.b)
+    assert mandatory(report, WEIGHTS) == []
+    assert len(advisories(report, WEIGHTS)) == 1
+    assert "forward entry 1" in advisories(report, WEIGHTS)[0]
+    # The tier with traffic behind the unknown ARN cannot have its rollback wiring checked.
+    assert mandatory(report, WIRING) == []
+    assert "forward entry 1" in advisories(report, WIRING)[0]
+    assert report.exit_code == 0
+
+
+def test_unknown_route_with_traffic_may_be_production(check: Check) -> None:
+    r = rollout()
+    forward(r)[2]["arn"] = UNKNOWN
+    assert r.secret is not None
+    r.secret.entry["outputs"]["metadata"]["annotations"] = {}
+    r.secret.entry["outputs"]["stringData"] = {}
+    report = check(r.b)
+    assert mandatory(report, PAGERDUTY) == []
+    assert "forward entry 2" in advisories(report, PAGERDUTY)[0]
 
 
 # -- rollout-tier-health-and-rollback ------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from rollout_cli.stackfile import REPO_ROOT
-from tests.conftest import DesignTable, edit_stack, run_cli
+from tests.conftest import DesignTable, edit_stack, run_cli, run_cli_process
 
 
 def test_schedule_json_is_the_design_table(design_table: DesignTable) -> None:
@@ -193,3 +193,21 @@ def test_ci_workflows_take_stacks_and_regions_from_the_stack_files() -> None:
         text = workflow.read_text()
         assert not region.search(text), f"{workflow.name} hard-codes a region"
         assert "[sandbox, prod]" not in text, f"{workflow.name} hard-codes the stack list"
+
+
+def test_the_console_script_gives_the_same_exit_codes_and_output() -> None:
+    """The tests run command lines in-process (`run_cli`); the installed console script, in its
+    own process, exits with the same codes and prints the same lines."""
+    for args in (
+        ("--version",),
+        ("plan", "--stack", "nope"),
+        ("plan", "--stack", "sandbox", "--week", "two"),
+        ("schedule", "--stack", "prod", "--json"),
+    ):
+        process, inline = run_cli_process(*args), run_cli(*args)
+        assert (process.returncode, process.stdout, process.stderr) == (
+            inline.returncode,
+            inline.stdout,
+            inline.stderr,
+        ), args
+    assert run_cli_process("plan", "--stack", "nope").returncode == 2

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from infra.ledger import LEDGER_INVOKE
-from rollout_cli.mocks import ledger_invokes
-from rollout_cli.offline import SECRET_SIG, PlanResult, export_state
+from rollout_cli.mocks import checked_inputs, ledger_invokes
+from rollout_cli.offline import SECRET_SIG, SECRET_VALUE, PlanResult, export_state
 from rollout_rules.contract import ledger_parameter_name
 
 STACK_URN = "urn:pulumi:prod::codex-rollout::pulumi:pulumi:Stack::codex-rollout-prod"
@@ -85,7 +88,10 @@ def test_export_has_the_stack_export_shape(plan: Callable[..., PlanResult]) -> N
     resources = state["deployment"]["resources"]
     assert resources[0]["type"] == "pulumi:pulumi:Stack"
     for entry in resources:
-        assert {"urn", "type", "custom", "inputs", "outputs"} <= entry.keys()
+        assert {"urn", "type", "custom"} <= entry.keys()
+        # The engine omits empty property maps.
+        for key in ("inputs", "outputs"):
+            assert entry.get(key, None) != {}, (entry["urn"], key)
     urns = [r["urn"] for r in resources]
     assert len(urns) == len(set(urns))
     # Parents come before their children, as in an engine checkpoint.
@@ -126,3 +132,65 @@ def test_offline_invoke_answers_like_get_parameters_by_path(held_ledger: dict[st
     assert answer({"path": "/codex-rollout/sandbox"})["names"] == []
     empty = ledger_invokes("prod", None)[LEDGER_INVOKE]({"path": "/codex-rollout/prod"})
     assert empty["names"] == [] and empty["values"] == []
+
+
+def test_export_is_importable_engine_shaped_state(plan: Callable[..., PlanResult]) -> None:
+    state = export_state(plan("prod", 8))
+    deployment = state["deployment"]
+    manifest = deployment["manifest"]
+    # `pulumi stack import` refuses a manifest whose magic is not sha256(version).
+    assert manifest["magic"] == hashlib.sha256(manifest["version"].encode()).hexdigest()
+    assert deployment["secrets_providers"]["type"]
+    resources = deployment["resources"]
+    providers = [r for r in resources if r["type"].startswith("pulumi:providers:")]
+    assert {r["type"] for r in providers} == {"pulumi:providers:aws", "pulumi:providers:kubernetes"}
+    for provider in providers:
+        assert uuid.UUID(provider["id"]), provider["urn"]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", provider["inputs"]["version"]), provider["urn"]
+    # Components keep their registered outputs.
+    (environment,) = [r for r in resources if r["urn"].endswith("::env-canary") and not r["custom"]]
+    assert environment["outputs"]["namespace"] == "codex-canary"
+
+
+def test_state_holds_checked_inputs_with_auto_names(plan: Callable[..., PlanResult]) -> None:
+    result = plan("prod", 8)
+    # pulumi-aws auto-names an optional `name` the program leaves unset: <name>-<7 hex>.
+    rule = result.find("::rollback-config")
+    assert re.fullmatch(r"rollback-config-[0-9a-f]{7}", rule.inputs["name"])
+    assert rule.outputs["name"] == rule.inputs["name"]
+    role = result.find("::rollback-role")
+    assert re.fullmatch(r"rollback-role-[0-9a-f]{7}", role.inputs["name"])
+    # S3 buckets are auto-named by `bucket`; a name the program gives is kept.
+    bucket = result.find("::codex-access-logs")
+    assert re.fullmatch(r"codex-access-logs-[0-9a-f]{7}", bucket.inputs["bucket"])
+    assert "name" not in bucket.inputs
+    alarm = result.find("::rollback-canary-error-rate")
+    assert alarm.inputs["name"] == "codex-rollout-prod-canary-error-rate"
+    # Resources without a name property get none.
+    assert "name" not in result.find("::codex-https").inputs
+
+
+def test_kubernetes_check_fills_metadata_name_and_encodes_secrets() -> None:
+    checked = checked_inputs(
+        "kubernetes:core/v1:Secret",
+        "creds",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"namespace": "monitoring"},
+            "stringData": {SECRET_SIG: SECRET_VALUE, "value": {"token": "s3cr3t"}},
+            "data": {},
+        },
+        "prod:kubernetes:core/v1:Secret:creds",
+    )
+    assert re.fullmatch(r"creds-[0-9a-f]{8}", checked["metadata"]["name"])
+    assert "stringData" not in checked
+    assert checked["data"] == {SECRET_SIG: SECRET_VALUE, "value": {"token": "czNjcjN0"}}
+    named = checked_inputs(
+        "kubernetes:core/v1:ConfigMap", "cm", {"metadata": {"name": "given"}}, "seed"
+    )
+    assert named["metadata"]["name"] == "given"
+    generated = checked_inputs(
+        "kubernetes:core/v1:ConfigMap", "cm", {"metadata": {"generateName": "x-"}}, "seed"
+    )
+    assert "name" not in generated["metadata"]

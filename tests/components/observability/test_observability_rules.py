@@ -146,6 +146,23 @@ def targets(up_values: list[str]) -> list[tuple[str, str]]:
     ]
 
 
+def deployment(
+    service: str, tier: str, replicas: int, created_s: int, namespace: str | None = None
+) -> list[tuple[str, str]]:
+    """kube-state-metrics series of a Deployment, as kube-prometheus-stack scrapes them."""
+    labels = {
+        "job": "kube-state-metrics",
+        "instance": "10.0.9.4:8080",
+        "service": "kube-prometheus-stack-kube-state-metrics",
+        "namespace": namespace or f"codex-{tier}",
+        "deployment": service,
+    }
+    return [
+        (_selector("kube_deployment_spec_replicas", labels), f"{replicas}x40"),
+        (_selector("kube_deployment_created", labels), f"{created_s}x40"),
+    ]
+
+
 def gauge(name: str, labels: dict[str, str], value: float, steps: int = 30) -> tuple[str, str]:
     return _selector(name, {"job": "ci", "instance": "", **labels}), f"{value:.10g}x{steps}"
 
@@ -224,10 +241,53 @@ def cases(config: StackConfig) -> list[Case]:
             requests(SERVICE, TIER, RATE, 0, 20) + targets(["1x40", "1x20 0x20"]),
             "35m",
         ),
+        # A tier whose pods never came up (a bad image at week 4, before it takes traffic) is
+        # down as soon as it has an environment: scrape targets that never answered ...
         Case(
             "CodexTierDown",
-            "no-traffic",
+            "never-up",
+            targets(["0x40", "0x40"]),
+            "35m",
+            _tier(),
+        ),
+        Case(
+            "CodexTierDown",
+            "never-up-little-traffic",
             requests(SERVICE, TIER, quiet, 0, 20) + targets(["1x20 0x20", "1x20 0x20"]),
+            "35m",
+            _tier(),
+        ),
+        # ... or no `up` series at all while kube-state-metrics shows its Deployment wanting
+        # replicas (created at t=0, past the grace period by 35m).
+        Case(
+            "CodexTierDown",
+            "never-scraped",
+            deployment(SERVICE, TIER, replicas=2, created_s=0),
+            "35m",
+            _tier(),
+        ),
+        Case(
+            "CodexTierDown",
+            "just-created",  # 5 minutes old: still pulling its image
+            deployment(SERVICE, TIER, replicas=2, created_s=30 * 60),
+            "35m",
+        ),
+        Case(
+            "CodexTierDown",
+            "just-under-never-scraped",  # one target up, the Deployment wants replicas
+            deployment(SERVICE, TIER, replicas=2, created_s=0) + targets(["0x40", "1x40"]),
+            "35m",
+        ),
+        Case(
+            "CodexTierDown",
+            "no-traffic",  # no environment: scaled to zero, never scraped, never served
+            deployment(SERVICE, TIER, replicas=0, created_s=0),
+            "35m",
+        ),
+        Case(
+            "CodexTierDown",
+            "not-ours",  # another namespace's Deployment of the same name
+            deployment(SERVICE, TIER, replicas=2, created_s=0, namespace="default"),
             "35m",
         ),
         # CodexCodegenSuccessLow: success share < codegen_success_rate (90 %).

@@ -64,7 +64,14 @@ def test_cli_exit_codes_and_formats(
             ["--export", "{state}", "--stack", "prod"],
             "error: give exactly one of --stack or --export",
         ),
-        (["--export", "{state}", "--week", "3"], "error: --week and --ledger go with --stack"),
+        (
+            ["--export", "{state}", "--week", "3"],
+            "error: --week, --from-week and --ledger go with --stack",
+        ),
+        (
+            ["--export", "{state}", "--from-week", "3"],
+            "error: --week, --from-week and --ledger go with --stack",
+        ),
         (["--stack", "nosuchstack"], "error: "),
         (["--export", "{garbage}"], "error: --export"),
     ],

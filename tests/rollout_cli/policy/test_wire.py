@@ -52,16 +52,19 @@ def test_to_wire_converts_state_values_the_way_the_engine_does(secret: dict[str,
 def test_unknown_values_are_not_evaluated(
     pack: PolicyHost, builder: StateBuilder, tags: dict[str, str]
 ) -> None:
-    # As in a preview: the policy cannot read the value, so it reports itself not evaluated.
-    builder.add(
+    # As in a preview: the policy cannot read the value, so it reports an advisory naming it
+    # (as the engine shows it), never a silent pass and never a mandatory failure.
+    log_group = builder.add(
         "aws:cloudwatch/logGroup:LogGroup",
         "app",
         {"retentionInDays": UNKNOWN, "kmsKeyId": "k", "tags": tags},
     )
     report = pack.evaluate(builder.state())
-    assert [v for v in report.violations if v.policy == "gdpr-log-retention"] == []
-    reasons = [n.reason for n in report.not_applicable if n.policy == "gdpr-log-retention"]
-    assert len(reasons) == 1 and "can't be known during preview" in reasons[0]
+    found = [v for v in report.violations if v.policy == "gdpr-log-retention"]
+    assert [(v.enforcement_level, v.urn, v.message) for v in found] == [
+        ("advisory", log_group.urn, "cannot be verified at preview: .retentionInDays is unknown")
+    ]
+    assert report.exit_code == 0
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -104,3 +105,17 @@ def test_rendering_into_an_empty_directory_works(tmp_path: Path) -> None:
     result = run_cli("render", "--stack", "sandbox", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert (out / MANIFEST).is_file() and (out / "resources.json").is_file()
+
+
+def test_a_failed_render_leaves_the_previous_one_whole(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    render(plan_of("sandbox", 4), out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    # A plan whose two Kubernetes objects would land in one file: render fails half-way.
+    plan = plan_of("sandbox", 5)
+    namespace = next(r for r in plan.records if r.type == "kubernetes:core/v1:Namespace")
+    twin = dataclasses.replace(namespace, urn=namespace.urn + "-twin")
+    with pytest.raises(ValueError, match="two Kubernetes objects render to"):
+        render(dataclasses.replace(plan, records=[*plan.records, twin]), out)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging directory left

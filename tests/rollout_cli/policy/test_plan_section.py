@@ -3,6 +3,8 @@ the planned state, from a pack started for it or from the one `prestart` started
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable
 
 import pytest
@@ -28,3 +30,22 @@ def test_a_prestarted_pack_gives_the_same_section(plan: Callable[..., PlanResult
     assert prestarted == started_here
     assert prestarted.lines[0].startswith("policy check PASS: 0 violation(s)")
     assert summarise(plan("sandbox", 4), prestart()).valid
+
+
+def test_one_finding_on_many_resources_is_one_line(plan: Callable[..., PlanResult]) -> None:
+    planned = plan("prod", 8)
+    records = [
+        dataclasses.replace(r, inputs={**r.inputs, "region": "us-east-1"})
+        if r.type == "pulumi:providers:aws"
+        else r
+        for r in planned.records
+    ]
+    section = policy_section(dataclasses.replace(planned, records=records))
+    counted = re.search(r"(\d+) violation\(s\)", section.lines[0])
+    assert counted and int(counted.group(1)) > 50
+    assert len(section.problems) == 2  # one per message, not one per resource
+    [many] = [p for p in section.problems if p.startswith("[mandatory] gdpr-data-residency: Prov")]
+    shown = re.search(r"\((\d+) resources: (.+), and (\d+) more \(rollout policy check", many)
+    assert shown
+    assert len(shown.group(2).split(", ")) == 5
+    assert int(shown.group(1)) == 5 + int(shown.group(3))

@@ -82,6 +82,34 @@ def _props(message: Any) -> Any:
     return unknown_checking_proxy(deserialize_properties(struct_to_dict(message)))
 
 
+_PENDING: Any = object()
+
+
+class _StackResource(sdk.PolicyResource):
+    """A stack policy's ``PolicyResource`` whose ``props`` are decoded on first read (and then
+    kept): most stack policies look at a few resource types, so most resources' properties are
+    never decoded at all. The decoded value is exactly what the SDK builds up front."""
+
+    _message: Any
+    _props: Any = _PENDING
+
+    @property
+    def props(self) -> Any:
+        if self._props is _PENDING:
+            self._props = _props(self._message)
+        return self._props
+
+    @props.setter
+    def props(self, value: Any) -> None:
+        self._props = value
+
+
+def _stack_resource(r: Any, opts: Any, provider: Any) -> Any:
+    resource = _StackResource(r.type, _PENDING, r.urn, r.name, opts, provider, None, [], {})
+    resource._message = r.properties
+    return resource
+
+
 class OnePassAnalyzer(_SDK_SERVICER):
     """The SDK's analyzer service with Analyze and AnalyzeStack decoding each request once."""
 
@@ -189,7 +217,8 @@ class OnePassAnalyzer(_SDK_SERVICER):
 
     def _stack_resources(self, request: Any) -> list[Any]:
         """The stack's resources as the SDK builds them for a stack policy, built once; each
-        provider's properties decoded once however many resources it serves."""
+        provider's properties decoded once however many resources it serves, and each resource's
+        own properties when a policy first reads them."""
         providers: dict[bytes, Any] = {}
         resources: list[Any] = []
         by_urn: dict[str, Any] = {}
@@ -201,17 +230,7 @@ class OnePassAnalyzer(_SDK_SERVICER):
                 provider = providers.get(key)
                 if provider is None:
                     provider = providers[key] = self._get_provider_resource(r)
-            resource = sdk.PolicyResource(
-                r.type,
-                _props(r.properties),
-                r.urn,
-                r.name,
-                self._get_resource_options(r),
-                provider,
-                None,
-                [],
-                {},
-            )
+            resource = _stack_resource(r, self._get_resource_options(r), provider)
             resources.append(resource)
             by_urn[resource.urn] = resource
             deps = {k: list(v.urns) for k, v in r.propertyDependencies.items()}

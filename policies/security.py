@@ -578,6 +578,9 @@ _KMS_KEY_FIELD = {
 }
 
 
+_ENCRYPTED_TYPES = frozenset({"aws:dynamodb/table:Table", "aws:kms/key:Key"})
+
+
 def _sse_algorithms(rules: Any) -> list[Any]:
     return [get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm") for r in as_list(rules)]
 
@@ -585,8 +588,10 @@ def _sse_algorithms(rules: Any) -> list[Any]:
 def _encryption_problem(
     resource: PolicyResource, sse_configs: list[PolicyResource], log_buckets: set[str]
 ) -> str | None:
-    props = resource.props
     kind = resource.resource_type
+    if not (kind in _ENCRYPTED_TYPES or kind in _KMS_KEY_FIELD or kind in BUCKET_TYPES):
+        return None  # (read no properties of the rest: they stay undecoded)
+    props = resource.props
     if kind == "aws:dynamodb/table:Table":
         if not truthy(get(props, "serverSideEncryption", "enabled")):
             return "DynamoDB table does not enable serverSideEncryption with KMS"

@@ -1,8 +1,9 @@
 """Shared fixtures: offline plans of the project's stacks (cached), the component mocks, stack-file
 copies, the CLI, the real tools, and the plan's tables.
 
-Tests that run the whole program, start a process or call an external tool are `slow`: marked
-here by the fixtures they use (`plan`, `promtool`, `amtool`, `cli`), by what their body calls
+Tests that run the whole program, start a process, call an external tool or emulate AWS (moto)
+are `slow`: marked here by the fixtures they use (`plan`, `promtool`, `amtool`, `cli`, `pack`,
+`aws`, `moto_endpoint`, `function_venv`), by what their body calls
 (`run_cli`, `plan_of`, ...) or by their module.
 `make test-fast` runs the rest.
 """
@@ -32,7 +33,10 @@ from rollout_cli.stackfile import REPO_ROOT
 STACKS = ("sandbox", "prod")
 WEEKS = tuple(range(1, 13))
 DesignTable = dict[int, tuple[str, tuple[int, int, int]]]
-SLOW_FIXTURES = frozenset({"plan", "promtool", "amtool", "cli", "pack"})
+# ... and the AWS APIs emulated by moto (in-process `aws`, or a server), and a clean virtualenv.
+SLOW_FIXTURES = frozenset(
+    {"plan", "promtool", "amtool", "cli", "pack", "aws", "moto_endpoint", "function_venv"}
+)
 # Names whose use in a test body means a whole-program plan or another process.
 SLOW_CALLS = frozenset(
     {

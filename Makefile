@@ -45,7 +45,8 @@ pytest: $(STAMP) tools
 
 test: lint typecheck pytest
 
-# The edit loop: everything not marked slow (no whole-program plans, processes or external tools).
+# The edit loop: everything not marked slow (no whole-program plans, processes, external tools or
+# AWS emulation).
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -n auto -m "not slow and not drill"
 

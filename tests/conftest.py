@@ -13,11 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import fcntl
+import hashlib
 import io
 import os
+import pickle
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,11 +102,44 @@ def held_ledger() -> dict[str, Any]:
 # -- whole-program plans -----------------------------------------------------------------------
 
 
+# Plans are shared between the xdist workers of one run: the first worker to need one computes it
+# and leaves it pickled in a directory the controller creates (`pytest_configure`); the others
+# wait on its lock and read it. Without the directory (a single process), each is computed here.
+PLANS_DIR_ENV = "ROLLOUT_TEST_PLANS_DIR"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and PLANS_DIR_ENV not in os.environ:
+        directory = tempfile.mkdtemp(prefix="rollout-test-plans-")
+        os.environ[PLANS_DIR_ENV] = directory
+        config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+        config.add_cleanup(lambda: os.environ.pop(PLANS_DIR_ENV, None))
+
+
+def _shared(key: tuple[Any, ...], compute: Callable[[], PlanResult]) -> PlanResult:
+    directory = os.environ.get(PLANS_DIR_ENV)
+    if not directory or not Path(directory).is_dir():
+        return compute()
+    name = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
+    path = Path(directory) / f"{name}.pickle"
+    with open(Path(directory) / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            result: PlanResult = pickle.loads(path.read_bytes())
+            return result
+        result = compute()
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(result))
+        partial.replace(path)
+        return result
+
+
 def plan_of(stack: str, week: int | None = None, ledger: str | None = None) -> PlanResult:
-    """The offline plan of a project stack, computed once per test session."""
+    """The offline plan of a project stack, computed once per test run."""
     key = (stack, week, ledger)
     if key not in _PLANS:
-        _PLANS[key] = run_plan(stack, week, ledger)
+        content = Path(ledger).read_bytes() if ledger is not None else None
+        _PLANS[key] = _shared(("plan", *key, content), lambda: run_plan(stack, week, ledger))
     return _PLANS[key]
 
 
@@ -110,12 +147,16 @@ _PREVIEWS: dict[tuple[str, int, int], PlanResult] = {}
 
 
 def preview_of(stack: str, week: int, from_week: int) -> PlanResult:
-    """The preview of `from_week` -> `week` (0: a first deploy), computed once per session; the
-    plan at `from_week` is the session's shared one."""
+    """The preview of `from_week` -> `week` (0: a first deploy), computed once per test run; the
+    plan at `from_week` is the run's shared one."""
     key = (stack, week, from_week)
     if key not in _PREVIEWS:
-        before = plan_of(stack, from_week) if from_week > 0 else None
-        _PREVIEWS[key] = run_plan(stack, week, from_week=from_week, before=before)
+
+        def compute() -> PlanResult:
+            before = plan_of(stack, from_week) if from_week > 0 else None
+            return run_plan(stack, week, from_week=from_week, before=before)
+
+        _PREVIEWS[key] = _shared(("preview", *key), compute)
     return _PREVIEWS[key]
 
 

@@ -17,10 +17,7 @@ test needs is backfilled as plain series. Debian's `prometheus` package provides
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -30,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from rollout_cli.drill.processes import DrillSetupError, Server, free_port
+
 START_TIMEOUT = 60.0
 
 
@@ -37,12 +36,6 @@ def binary(name: str) -> str:
     path = shutil.which(name)
     assert path, f"{name} is not installed (Debian: prometheus; `make test` installs it)"
     return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _labels(labels: Mapping[str, str]) -> str:
@@ -106,12 +99,12 @@ class PrometheusServer:
         self.config.write_text("global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n")
         self.log = workdir / "prometheus.log"
         self.extra_args = tuple(extra_args)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.server: Server | None = None
         self.url = ""
 
     def backfill(self, openmetrics: str) -> None:
         """Write `openmetrics` into TSDB blocks in the data directory (before `start`)."""
-        assert self.process is None, "backfill before start: the server reads blocks at start"
+        assert self.server is None, "backfill before start: the server reads blocks at start"
         source = self.workdir / f"history-{time.monotonic_ns()}.om"
         source.write_text(openmetrics)
         done = subprocess.run(
@@ -134,33 +127,25 @@ class PrometheusServer:
         """Start the server on a free loopback port; return its URL once it is ready."""
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    binary("prometheus"),
-                    f"--config.file={self.config}",
-                    f"--storage.tsdb.path={self.data}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    "--storage.tsdb.retention.time=30d",
-                    *self.extra_args,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"prometheus exited: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return self.url
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"prometheus not ready in {START_TIMEOUT}s: {self.log.read_text()}")
+        self.server = Server(
+            "prometheus",
+            [
+                binary("prometheus"),
+                f"--config.file={self.config}",
+                f"--storage.tsdb.path={self.data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--storage.tsdb.retention.time=30d",
+                *self.extra_args,
+            ],
+            f"{self.url}/-/ready",
+            self.log,
+        )
+        try:
+            self.server.start()
+        except DrillSetupError as err:
+            self.stop()
+            raise AssertionError(f"{err}: {self.log.read_text()[-2000:]}") from None
+        return self.url
 
     def query(self, promql: str, at: float | None = None) -> list[dict]:
         """An instant query (for tests checking what the server holds)."""
@@ -170,15 +155,8 @@ class PrometheusServer:
 
     def stop(self) -> None:
         """Stop the server by its PID: SIGTERM, then SIGKILL after 10 s."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if self.server is not None:
+            self.server.stop()
 
     def __enter__(self) -> PrometheusServer:
         return self

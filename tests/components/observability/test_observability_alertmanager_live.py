@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -25,19 +24,13 @@ import yaml
 
 from components.observability.alertmanager import Channels, alertmanager_config
 from infra.config import StackConfig
+from rollout_cli.drill.processes import free_port
 
 pytestmark = pytest.mark.slow  # starts servers / renders whole plans
 
 TOPIC = "arn:aws:sns:eu-central-1:444455556666:codex-rollback"
 CANARY = {"service": "codegen-api", "tier": "canary"}
 PRODUCTION = {"service": "codegen-api", "tier": "production"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Recorder(ThreadingHTTPServer):
@@ -103,7 +96,7 @@ def alertmanager(prod_config: StackConfig, recorder: Recorder, tmp_path: Path) -
         for sns in receiver.get("sns_configs", []):
             sns["api_url"] = f"{local}/sns"
     (tmp_path / "alertmanager.yaml").write_text(yaml.safe_dump(document))
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
         "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE00",

@@ -33,6 +33,7 @@ from moto.dynamodb.models.table import Table
 from components.rollback.alertmanager import MESSAGE_TEMPLATE
 from components.rollback.function import handler, logs
 from components.rollback.function.settings import Settings
+from rollout_cli.drill.processes import free_port
 from rollout_cli.stackfile import REPO_ROOT
 from rollout_rules.contract import (
     ENV_AUDIT_TABLE,
@@ -563,16 +564,10 @@ def function_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def moto_endpoint(tmp_path: Path) -> Iterator[str]:
     """The URL of a moto server on a free loopback port, stopped (by its PID) afterwards."""
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "moto-server.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(

@@ -26,6 +26,8 @@ ARROW = "→"
 VALUE_WIDTH = 60  # characters of a value shown before it is shortened
 TEXT_LINES = 12  # changed lines shown of one multi-line string
 LABEL_KEYS = ("name", "title", "uid", "alert", "record")
+_ABSENT: Any = object()
+"""A key, label or index one side of a comparison does not have."""
 
 
 @dataclass(frozen=True)
@@ -117,13 +119,9 @@ class _Walker:
             return
         if isinstance(old, dict) and isinstance(new, dict) and SECRET_SIG not in old | new:
             for key in sorted(set(old) | set(new), key=str):
-                sub = _join(path, key)
-                if key not in old:
-                    yield Line(depth, f"{sub}: + {_short(new[key])}")
-                elif key not in new:
-                    yield Line(depth, f"{sub}: - {_short(old[key])}")
-                else:
-                    yield from self.walk(old[key], new[key], sub, depth)
+                yield from self._entry(
+                    old.get(key, _ABSENT), new.get(key, _ABSENT), _join(path, key), depth
+                )
             return
         if isinstance(old, list) and isinstance(new, list):
             yield from self._walk_lists(old, new, path, depth)
@@ -145,22 +143,26 @@ class _Walker:
             before = dict(zip(old_labels, old, strict=True))
             after = dict(zip(new_labels, new, strict=True))
             for label in [*old_labels, *(x for x in new_labels if x not in before)]:
-                sub = f"{path}[{label}]"
-                if label not in after:
-                    yield Line(depth, f"{sub}: - {_short(before[label])}")
-                elif label not in before:
-                    yield Line(depth, f"{sub}: + {_short(after[label])}")
-                else:
-                    yield from self.walk(before[label], after[label], sub, depth)
+                yield from self._entry(
+                    before.get(label, _ABSENT), after.get(label, _ABSENT), f"{path}[{label}]", depth
+                )
             return
         for index in range(max(len(old), len(new))):
-            sub = f"{path}[{index}]"
-            if index >= len(old):
-                yield Line(depth, f"{sub}: + {_short(new[index])}")
-            elif index >= len(new):
-                yield Line(depth, f"{sub}: - {_short(old[index])}")
-            else:
-                yield from self.walk(old[index], new[index], sub, depth)
+            yield from self._entry(
+                old[index] if index < len(old) else _ABSENT,
+                new[index] if index < len(new) else _ABSENT,
+                f"{path}[{index}]",
+                depth,
+            )
+
+    def _entry(self, old: Any, new: Any, path: str, depth: int) -> Iterator[Line]:
+        """One key, label or index: added, removed, or walked into."""
+        if old is _ABSENT:
+            yield Line(depth, f"{path}: + {_short(new)}")
+        elif new is _ABSENT:
+            yield Line(depth, f"{path}: - {_short(old)}")
+        else:
+            yield from self.walk(old, new, path, depth)
 
 
 def _join(path: str, key: Any) -> str:

@@ -139,6 +139,16 @@ class OnePassAnalyzer(_SDK_SERVICER):
         prov = request.provider
         return sdk.PolicyProviderResource(prov.type, _props(prov.properties), prov.urn, prov.name)
 
+    def _level(self, policy: Any, kind: type) -> Any:
+        """The level ``policy`` reports at when it is a ``kind`` policy and not disabled (the
+        SDK reports a remediation policy's findings as mandatory), else None."""
+        level = self._get_enforcement_level(policy)
+        if level == sdk.EnforcementLevel.DISABLED or not isinstance(policy, kind):
+            return None
+        if level == sdk.EnforcementLevel.REMEDIATE:
+            return sdk.EnforcementLevel.MANDATORY
+        return level
+
     def _run(
         self,
         response: Any,
@@ -178,10 +188,8 @@ class OnePassAnalyzer(_SDK_SERVICER):
         response = proto.AnalyzeResponse()
         decoded: tuple[Any, Any, Any] | None = None
         for policy in self._policies:
-            level = self._get_enforcement_level(policy)
-            if level == sdk.EnforcementLevel.DISABLED or not isinstance(
-                policy, sdk.ResourceValidationPolicy
-            ):
+            level = self._level(policy, sdk.ResourceValidationPolicy)
+            if level is None:
                 continue
             if not policy.has_validation():
                 response.not_applicable.append(
@@ -190,8 +198,6 @@ class OnePassAnalyzer(_SDK_SERVICER):
                     )
                 )
                 continue
-            if level == sdk.EnforcementLevel.REMEDIATE:
-                level = sdk.EnforcementLevel.MANDATORY
             report = self._create_report_violation(
                 response, policy.name, policy.description, level, policy.severity
             )
@@ -248,13 +254,9 @@ class OnePassAnalyzer(_SDK_SERVICER):
         response = proto.AnalyzeResponse()
         resources: list[Any] | None = None
         for policy in self._policies:
-            level = self._get_enforcement_level(policy)
-            if level == sdk.EnforcementLevel.DISABLED or not isinstance(
-                policy, sdk.StackValidationPolicy
-            ):
+            level = self._level(policy, sdk.StackValidationPolicy)
+            if level is None:
                 continue
-            if level == sdk.EnforcementLevel.REMEDIATE:
-                level = sdk.EnforcementLevel.MANDATORY
             report = self._create_report_violation(
                 response, policy.name, policy.description, level, policy.severity
             )

@@ -15,17 +15,16 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+from measure import measure
 
 from rollout_cli.stackfile import REPO_ROOT, stack_file
 
@@ -49,16 +48,10 @@ def sdk_modules(stack: str, week: int) -> list[str]:
 
 def timed(command: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
     """(wall s, peak RSS MiB of the process and its waited-for children, stdout)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=cwd)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"{' '.join(command[:3])} failed: {err.read().decode().strip()[-500:]}")
-        return elapsed, usage.ru_maxrss / 1024, out.read().decode()
+    run = measure(command, cwd=cwd)
+    if run.code != 0:
+        sys.exit(f"{' '.join(command[:3])} failed: {run.stderr.strip()[-500:]}")
+    return run.wall, run.peak_mib, run.stdout
 
 
 def scaled_stack(stack: str, services: int, root: Path) -> None:

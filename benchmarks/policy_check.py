@@ -17,12 +17,13 @@ import copy
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from measure import measure
 
 from rollout_cli.offline import render_state
 from rollout_cli.policy.host import PolicyHost
@@ -70,19 +71,11 @@ def cold_run(rollout: str, path: Path, analyzer: str) -> tuple[float, float, flo
     process and the children it waited for)."""
     env = dict(os.environ, ROLLOUT_POLICY_ANALYZER="sdk" if analyzer == "sdk" else "one-pass")
     command = [rollout, "policy", "check", "--export", str(path), "--format", "json"]
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode not in (0, 1):
-            sys.exit(f"policy check failed: {err.read().decode().strip()}")
-        summary = json.loads(out.read())["summary"]
-    cpu = usage.ru_utime + usage.ru_stime
-    return elapsed, cpu, usage.ru_maxrss / 1024, int(summary["violations"])
+    run = measure(command, env=env)
+    if run.code not in (0, 1):
+        sys.exit(f"policy check failed: {run.stderr.strip()}")
+    summary = json.loads(run.stdout)["summary"]
+    return run.wall, run.cpu, run.peak_mib, int(summary["violations"])
 
 
 def main() -> None:

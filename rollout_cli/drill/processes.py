@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 START_TIMEOUT = 60.0
@@ -35,11 +35,20 @@ def free_port() -> int:
 
 
 class Server:
-    """One server process: started in its own session, ready when `ready_url` answers 200."""
+    """One server process: started in its own session, ready when `ready_url` answers 200; `env`
+    is added to this process's environment."""
 
-    def __init__(self, name: str, argv: Sequence[str], ready_url: str, log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        ready_url: str,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
+        self.env = None if env is None else {**os.environ, **env}
         self.ready_url = ready_url
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -51,7 +60,11 @@ class Server:
     def start(self, timeout: float = START_TIMEOUT) -> None:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self.env,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -241,6 +241,8 @@ class Drill:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
             f"http://127.0.0.1:{moto_port}/moto-api/",
             work / "moto.log",
+            # No EC2 instance is launched: skip building moto's ~1,300 public AMIs per region.
+            env={"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
         )
         stack.callback(moto.stop)
         self.progress("starting moto server")

@@ -11,11 +11,9 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
-import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +31,7 @@ from moto.dynamodb.models.table import Table
 from components.rollback.alertmanager import MESSAGE_TEMPLATE
 from components.rollback.function import handler, logs
 from components.rollback.function.settings import Settings
-from rollout_cli.drill.processes import free_port
+from rollout_cli.drill.processes import Server, free_port
 from rollout_cli.stackfile import REPO_ROOT
 from rollout_rules.contract import (
     ENV_AUDIT_TABLE,
@@ -68,6 +66,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
+        # moto's EC2 backend otherwise builds its ~1,300 public AMIs for every account and
+        # region it starts; nothing here launches an instance.
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -92,7 +93,19 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(handler, "_CLIENTS", None)
     monkeypatch.setattr(logs, "LOG_STREAM", None)  # the operator commands point it at stderr
     with mock_aws():
+        # mock_aws resets boto3's default session; one shared session keeps botocore's parsed
+        # service models (its loader's cache) from one test to the next.
+        boto3.DEFAULT_SESSION = _shared_session()
         yield
+
+
+_SESSION: list[boto3.session.Session] = []
+
+
+def _shared_session() -> boto3.session.Session:
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0]
 
 
 @dataclass
@@ -568,33 +581,18 @@ def function_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def moto_endpoint(tmp_path: Path) -> Iterator[str]:
     """The URL of a moto server on a free loopback port, stopped (by its PID) afterwards."""
     port = free_port()
-    log_path = tmp_path / "moto-server.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    server = Server(
+        "moto server",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        f"http://127.0.0.1:{port}/moto-api/",
+        tmp_path / "moto-server.log",
+        env={"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
+    )
+    server.start(timeout=30)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"moto server did not start: {log_path.read_text()}"
-                    ) from None
-                time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        server.stop()
 
 
 def server_client(endpoint: str) -> Callable[[str], Any]:

@@ -255,9 +255,11 @@ def moto() -> Iterator[str]:
 
     port = _closed_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # no instance is launched
+        server.start()
+        yield f"http://127.0.0.1:{port}"
+        server.stop()
 
 
 def test_ledger_is_read_from_ssm_without_ledger_file(

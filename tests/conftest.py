@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 import pytest
@@ -106,6 +106,7 @@ def held_ledger() -> dict[str, Any]:
 # and leaves it pickled in a directory the controller creates (`pytest_configure`); the others
 # wait on its lock and read it. Without the directory (a single process), each is computed here.
 PLANS_DIR_ENV = "ROLLOUT_TEST_PLANS_DIR"
+T = TypeVar("T")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,7 +117,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: os.environ.pop(PLANS_DIR_ENV, None))
 
 
-def _shared(key: tuple[Any, ...], compute: Callable[[], PlanResult]) -> PlanResult:
+def shared(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()`` once per test run for ``key`` (pickled between the xdist workers)."""
     directory = os.environ.get(PLANS_DIR_ENV)
     if not directory or not Path(directory).is_dir():
         return compute()
@@ -125,7 +127,7 @@ def _shared(key: tuple[Any, ...], compute: Callable[[], PlanResult]) -> PlanResu
     with open(Path(directory) / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if path.exists():
-            result: PlanResult = pickle.loads(path.read_bytes())
+            result: T = pickle.loads(path.read_bytes())
             return result
         result = compute()
         partial = path.with_suffix(".partial")
@@ -139,7 +141,7 @@ def plan_of(stack: str, week: int | None = None, ledger: str | None = None) -> P
     key = (stack, week, ledger)
     if key not in _PLANS:
         content = Path(ledger).read_bytes() if ledger is not None else None
-        _PLANS[key] = _shared(("plan", *key, content), lambda: run_plan(stack, week, ledger))
+        _PLANS[key] = shared(("plan", *key, content), lambda: run_plan(stack, week, ledger))
     return _PLANS[key]
 
 
@@ -156,7 +158,7 @@ def preview_of(stack: str, week: int, from_week: int) -> PlanResult:
             before = plan_of(stack, from_week) if from_week > 0 else None
             return run_plan(stack, week, from_week=from_week, before=before)
 
-        _PREVIEWS[key] = _shared(("preview", *key), compute)
+        _PREVIEWS[key] = shared(("preview", *key), compute)
     return _PREVIEWS[key]
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -15,7 +16,7 @@ import yaml
 
 from rollout_cli.render import render
 from rollout_cli.stackfile import REPO_ROOT
-from tests.conftest import STACKS, plan_of
+from tests.conftest import STACKS, plan_of, shared
 
 pytestmark = pytest.mark.slow  # renders whole plans and runs checkov, kubernetes-validate
 
@@ -32,14 +33,17 @@ def _crd_schema(api_version: str, kind: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-@pytest.fixture(
-    scope="module",
-    params=[(s, w) for s in STACKS for w in WEEKS],
-    ids=lambda p: f"{p[0]}-week{p[1]}",
-)
+RENDERS = [(s, w) for s in STACKS for w in WEEKS]
+
+
+def _render_id(render: tuple[str, int]) -> str:
+    return f"{render[0]}-week{render[1]}"
+
+
+@pytest.fixture(scope="module", params=RENDERS, ids=_render_id)
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     stack, week = request.param
-    out = tmp_path_factory.mktemp(f"{stack}-{week}")
+    out = tmp_path_factory.mktemp("render", numbered=True) / _render_id(request.param)
     render(plan_of(stack, week), out)
     (out / "stack-week.json").write_text(json.dumps([stack, week]))
     return out
@@ -114,34 +118,54 @@ def test_custom_resources_match_their_crd_schemas(rendered: Path) -> None:
     assert checked >= 1
 
 
-def test_checkov_reports_no_failed_check(rendered: Path) -> None:
+def _checkov_all() -> dict[str, tuple[list[str], int]]:
+    """Checkov once over every (stack, week) render: for each render's directory name, its
+    failed checks and how many checks passed. Shared by the run's xdist workers."""
     checkov = os.environ.get("CHECKOV") or shutil.which("checkov")
     assert checkov, "checkov is not installed (make tools installs it into .venv-checkov)"
     skips = yaml.safe_load(SKIPS.read_text())["skips"]
     assert all(s.get("id") and s.get("reason") for s in skips)
-    args = [
-        checkov,
-        "-d",
-        str(rendered / "k8s"),
-        "--framework",
-        "kubernetes",
-        "--output",
-        "json",
-        "--quiet",
-        "--compact",
-        "--skip-download",
-    ]
-    if skips:
-        args += ["--skip-check", ",".join(s["id"] for s in skips)]
-    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=600)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for stack, week in RENDERS:
+            render(plan_of(stack, week), root / _render_id((stack, week)))
+        args = [
+            checkov,
+            "-d",
+            str(root),
+            "--framework",
+            "kubernetes",
+            "--output",
+            "json",
+            "--compact",
+            "--skip-download",
+        ]
+        if skips:
+            args += ["--skip-check", ",".join(s["id"] for s in skips)]
+        result = subprocess.run(
+            args, capture_output=True, text=True, check=False, timeout=600, cwd=root
+        )
     report = json.loads(result.stdout)
     reports = report if isinstance(report, list) else [report]
-    failed = [
-        f"{c['check_id']} {c['resource']} ({c['file_path']})"
-        for r in reports
-        for c in r.get("results", {}).get("failed_checks", [])
-    ]
-    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)
+    by_render: dict[str, tuple[list[str], int]] = {_render_id(r): ([], 0) for r in RENDERS}
+
+    def owner(check: dict) -> str:
+        directory = Path(check["file_path"].lstrip("/")).parts[0]
+        assert directory in by_render, check["file_path"]
+        return directory
+
+    for r in reports:
+        results = r.get("results", {})
+        for c in results.get("failed_checks", []):
+            by_render[owner(c)][0].append(f"{c['check_id']} {c['resource']} ({c['file_path']})")
+        for c in results.get("passed_checks", []):
+            failed, passed = by_render[owner(c)]
+            by_render[owner(c)] = (failed, passed + 1)
+    return by_render
+
+
+def test_checkov_reports_no_failed_check(rendered: Path) -> None:
+    failed, passed = shared(("checkov", *RENDERS), _checkov_all)[rendered.name]
     assert not failed, "\n".join(failed)
     assert passed > 0
 

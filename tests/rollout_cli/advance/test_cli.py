@@ -6,7 +6,6 @@ to a temporary project. Exit 0 allowed, 1 refused, 2 bad input; nothing written 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import yaml
 
 from rollout_rules.contract import ledger_parameter_name
 from rollout_rules.ledger import NOT_HELD
-from tests.conftest import edit_stack
+from tests.conftest import edit_stack, run_cli
 from tests.contract_history import History, Traffic
 from tests.prometheus_server import PrometheusServer
 
@@ -75,16 +74,12 @@ def project(stack_root: Path) -> Path:
 
 
 def advance(project: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    rollout = Path(sys.executable).with_name("rollout")
-    return subprocess.run(
-        [str(rollout), "advance", "--stack", "prod", *args],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        timeout=300,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
+    """`rollout advance --stack prod ARGS` run from `project` (in this process, `run_cli`) with
+    `env` added to the environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        return run_cli("advance", "--stack", "prod", *args, cwd=project)
 
 
 def test_healthy_week_dry_run_json(project: Path, healthy: str) -> None:

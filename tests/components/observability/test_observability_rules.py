@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 
@@ -569,10 +570,53 @@ def without_annotations(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _names(expr: str) -> set[str]:
+    """The metric names `expr` reads."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                found.add(node.name)
+            found.update(m.value for m in node.matchers.matchers if m.name == "__name__")
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
+def rules_for(groups: list[dict[str, Any]], alerts: set[str]) -> list[dict[str, Any]]:
+    """`groups` cut to the `alerts` and every recording rule they read, directly or through
+    other recording rules (each rule unchanged, in its group and order). Nothing else can change
+    what those alerts do, and promtool then evaluates only what the case is about. An expression
+    that reads ALERTS keeps every alert."""
+    rules = [rule for group in groups for rule in group["rules"]]
+    keep = [rule for rule in rules if rule.get("alert") in alerts]
+    needed: set[str] = set()
+    pending = [rule["expr"] for rule in keep]
+    while pending:
+        for name in _names(pending.pop()) - needed:
+            needed.add(name)
+            if name in ("ALERTS", "ALERTS_FOR_STATE"):
+                pending += [r["expr"] for r in rules if "alert" in r and r not in keep]
+                keep += [r for r in rules if "alert" in r and r not in keep]
+            for rule in rules:
+                if rule.get("record") == name:
+                    pending.append(rule["expr"])
+    kept = [
+        {**group, "rules": [r for r in group["rules"] if r in keep or r.get("record") in needed]}
+        for group in groups
+    ]
+    return [group for group in kept if group["rules"]]
+
+
 def run_promtool_test(
     promtool: str, tmp: Path, config: StackConfig, tests: list[dict[str, Any]], interval: str
 ) -> subprocess.CompletedProcess[str]:
+    """`promtool test rules` of `tests` against the stack's rules, cut to the alerts the tests
+    name (`rules_for`)."""
     groups = rule_groups(config.services, config.observability.thresholds)
+    alerts = {t["alertname"] for test in tests for t in test.get("alert_rule_test", [])}
+    groups = rules_for(groups, alerts)
     (tmp / "rules.yaml").write_text(yaml.safe_dump({"groups": without_annotations(groups)}))
     (tmp / "test.yaml").write_text(
         yaml.safe_dump(
@@ -774,3 +818,28 @@ def test_thresholds_come_from_config(
     firing = Case(case.alert, case.name, case.series, case.at, _tier())
     result = run_promtool_test(promtool, tmp_path, strict, [_promtool_case(firing)], "1m")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rules_for_keeps_the_alert_and_what_it_reads(prod_config: StackConfig) -> None:
+    groups = rule_groups(prod_config.services, prod_config.observability.thresholds)
+    cut = rules_for(groups, {"CodexErrorBudgetBurnFast"})
+    kept = {r.get("record") or r["alert"] for g in cut for r in g["rules"]}
+    assert "CodexErrorBudgetBurnFast" in kept
+    assert {
+        "service:slo_error_budget:ratio",
+        "service_tier:http_request_error_ratio:rate1h",
+    } <= kept
+    # Read through another recording rule: the 5m ratio divides by the 5m request rate.
+    assert "service_tier:http_requests:rate5m" in kept
+    assert "service_tier:http_requests:rate3d" not in kept
+    assert "CodexErrorBudgetBurnSlow" not in kept
+    assert {g["name"] for g in cut} < {g["name"] for g in groups}
+
+
+def test_rules_for_an_expression_reading_alerts_keeps_every_alert() -> None:
+    groups = [
+        {"name": "a", "rules": [{"alert": "A", "expr": "up == 0"}, {"record": "x", "expr": "up"}]},
+        {"name": "b", "rules": [{"alert": "B", "expr": 'count(ALERTS{alertstate="firing"}) > 1'}]},
+    ]
+    cut = rules_for(groups, {"B"})
+    assert [[r.get("alert") or r["record"] for r in g["rules"]] for g in cut] == [["A"], ["B"]]

@@ -47,6 +47,18 @@ def selectors(expr: str) -> list[tuple[str, set[str]]]:
     return found
 
 
+def ranged_names(expr: str) -> set[str]:
+    """The metric names `expr` reads over a range (`name[5m]`)."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.MatrixSelector):
+            found.update(name for name, _ in selectors(node.vector_selector.prettify()))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
 def recorded_names(config: StackConfig) -> set[str]:
     return r.recorded_names(rule_groups(config.services, config.observability.thresholds))
 
@@ -235,12 +247,20 @@ def test_expanded_rules_compute_what_the_rules_record(
             {"expr": f"absent({recorded})", "eval_time": EVAL, "exp_samples": []},
             {"expr": differs, "eval_time": EVAL, "exp_samples": []},
         ]
+    # promtool evaluates the rules every evaluation_interval from 0 to EVAL. Every check is at
+    # EVAL, and no recording rule reads a recorded series over a range (asserted here), so the
+    # evaluations before EVAL cannot change a result: evaluate at 0 and EVAL only.
+    assert ranged_names("max_over_time(a:b[1h]) + rate(c[5m]) / d") == {"a:b", "c"}
+    for group in groups:
+        for rule in group["rules"]:
+            if "record" in rule:
+                assert not ranged_names(rule["expr"]) & recorded_names(stack_config), rule
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
     (tmp_path / "test.yaml").write_text(
         yaml.safe_dump(
             {
                 "rule_files": ["rules.yaml"],
-                "evaluation_interval": "5m",
+                "evaluation_interval": EVAL,
                 "tests": [
                     {
                         "interval": "1m",

@@ -193,11 +193,15 @@ def plan(
     from_week: FromWeekOpt = None,
 ) -> None:
     """Run the program offline and summarise the stack's desired state at a week."""
-    from rollout_cli.policy_summary import prestart
+    from rollout_cli.policy_summary import discard, prestart
     from rollout_cli.summary import summarise
 
     pack = prestart()  # the pack's start-up overlaps the offline run on the other core
-    result = _plan(stack, week, ledger, from_week)
+    try:
+        result = _plan(stack, week, ledger, from_week)
+    except BaseException:
+        discard(pack)
+        raise
     summary = summarise(result, pack)
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))

@@ -33,6 +33,15 @@ def prestart() -> StartingPack:
     return started
 
 
+def discard(pack: StartingPack) -> None:
+    """Stop a pre-started pack that will not be used (the plan failed before its summary)."""
+    try:
+        host = pack.result()
+    except PolicyCheckError:
+        return  # it did not start: nothing runs
+    host.close()
+
+
 def _verdict(plan: PlanResult, pack: StartingPack | None) -> Report:
     if pack is None:
         return evaluate(plan_state(plan), source="offline plan")

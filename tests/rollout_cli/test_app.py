@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import re
 from pathlib import Path
 
@@ -87,12 +88,29 @@ def test_plan_text_ends_with_a_verdict() -> None:
 def test_bad_input_is_one_line_exit_2_nothing_written(
     stack_root: Path, args: tuple[str, ...], message: str
 ) -> None:
+    before = children()
     result = run_cli(*args, cwd=stack_root)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert "Traceback" not in result.stderr
     assert not (stack_root / "OUT").exists()
+    # `plan` pre-starts the policy pack: a plan that fails stops it (no process left behind).
+    assert children().keys() <= before.keys(), children()
+
+
+def children() -> dict[int, str]:
+    """This process's child processes (from /proc): PID -> command line."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid():
+                cmdline = (stat.parent / "cmdline").read_text().replace("\0", " ").strip()
+                found[int(stat.parent.name)] = cmdline
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while being read
+    return found
 
 
 def test_config_validate_flags_a_plaintext_secret(stack_root: Path) -> None:

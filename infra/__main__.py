@@ -1,5 +1,9 @@
 """The codex-rollout stack program: config -> this week's schedule -> components -> exports."""
 
+from rollout_rules.runtime import tune_gc
+
+tune_gc()  # before the SDKs load: see rollout_rules/runtime.py
+
 import pulumi
 import pulumi_kubernetes as k8s
 

@@ -3,10 +3,14 @@
 PulumiPolicy.yaml, where the project is installed: ``policies`` and ``rollout_rules`` import
 from there."""
 
-from pulumi_policy import EnforcementLevel, PolicyPack
+from rollout_rules.runtime import tune_gc
 
-from policies import one_pass
-from policies.pack import PACK_DESCRIPTION, PACK_NAME, all_policies
+tune_gc()  # before the SDKs load: see rollout_rules/runtime.py
+
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+
+from policies import one_pass  # noqa: E402
+from policies.pack import PACK_DESCRIPTION, PACK_NAME, all_policies  # noqa: E402
 
 # Each request decoded once for all policies (policies/one_pass.py); the SDK's own analyzer for
 # any other SDK version or with ROLLOUT_POLICY_ANALYZER=sdk.

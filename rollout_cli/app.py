@@ -27,6 +27,7 @@ from rollout_cli.stackfile import load_offline, project_root
 from rollout_cli.stackfile import stacks as stack_names
 from rollout_rules.errors import ConfigError
 from rollout_rules.plan import TIERS, table
+from rollout_rules.runtime import tune_gc
 
 app = typer.Typer(
     name="rollout",
@@ -315,6 +316,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main() -> None:
     """Console-script entry point."""
+    tune_gc()  # before a command loads the SDKs: see rollout_rules/runtime.py
     code = run()
     # Everything is written and every child process is gone by now. Tearing down the Pulumi SDK
     # modules costs about a second of a ~3 s run, so leave without it.

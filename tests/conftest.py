@@ -33,6 +33,7 @@ import yaml
 
 from rollout_cli.offline import PlanResult, run_plan
 from rollout_cli.stackfile import REPO_ROOT
+from rollout_rules.runtime import tune_gc
 
 STACKS = ("sandbox", "prod")
 WEEKS = tuple(range(1, 13))
@@ -110,6 +111,7 @@ T = TypeVar("T")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    tune_gc()  # the tests load the SDKs and run the program as the CLI does
     if not hasattr(config, "workerinput") and PLANS_DIR_ENV not in os.environ:
         directory = tempfile.mkdtemp(prefix="rollout-test-plans-")
         os.environ[PLANS_DIR_ENV] = directory

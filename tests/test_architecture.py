@@ -81,3 +81,21 @@ def test_cli_libraries_are_an_optional_extra() -> None:
 def test_the_policy_pack_has_no_path_patch() -> None:
     main = (REPO_ROOT / "policies" / "__main__.py").read_text()
     assert "sys.path" not in main
+
+
+@pytest.mark.parametrize("entry", ["infra/__main__.py", "policies/__main__.py"])
+def test_entry_points_tune_the_collector_before_loading_the_sdks(entry: str) -> None:
+    """The program and the pack set the collector's thresholds (rollout_rules.runtime) before
+    their first import of anything else: most of the saving is while the SDKs load."""
+    body = [s for s in ast.parse((REPO_ROOT / entry).read_text()).body if not _is_docstring(s)]
+    first, second = body[0], body[1]
+    assert isinstance(first, ast.ImportFrom) and first.module == "rollout_rules.runtime"
+    assert isinstance(second, ast.Expr) and isinstance(second.value, ast.Call)
+    assert ast.unparse(second.value) == "tune_gc()"
+    assert all(
+        not isinstance(s, ast.Import | ast.ImportFrom) or s.module != "__future__" for s in body[2:]
+    )
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)

@@ -8,6 +8,7 @@ rollback function ship it; the program (infra, components) needs no CLI library.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -96,3 +97,63 @@ def test_entry_points_tune_the_collector_before_loading_the_sdks(entry: str) -> 
 
 def _is_docstring(statement: ast.stmt) -> bool:
     return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+
+
+SDKS = ("pulumi_aws", "pulumi_kubernetes")
+
+
+def _sdk_packages_used(path: Path) -> set[str]:
+    """`pulumi_aws.lb`, `pulumi_kubernetes.core`, ...: the SDK subpackages `path` uses, through
+    `from pulumi_aws.lb import ...` or an alias (`import pulumi_aws as aws`; `aws.lb.X`)."""
+    tree = ast.parse(path.read_text())
+    aliases: dict[str, str] = {}
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for name in node.names:
+                if name.name.split(".")[0] in SDKS:
+                    aliases[name.asname or name.name] = name.name
+                    used.update(_package(name.name))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            used.update(_package(node.module))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ):
+            used.update(_package(f"{aliases[node.value.id]}.{node.attr}"))
+    return used
+
+
+def _package(module: str) -> set[str]:
+    parts = module.split(".")
+    if parts[0] not in SDKS or len(parts) < 2:
+        return set()
+    spec = importlib.util.find_spec(parts[0])
+    assert spec is not None and spec.submodule_search_locations
+    root = Path(next(iter(spec.submodule_search_locations)))
+    is_package = (root / parts[1]).is_dir() or (root / f"{parts[1]}.py").is_file()
+    return {f"{parts[0]}.{parts[1]}"} if is_package else set()
+
+
+def test_mypy_follows_every_sdk_package_the_sources_use() -> None:
+    overrides = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["mypy"][
+        "overrides"
+    ]
+    followed = {
+        pattern.removesuffix(".*")
+        for section in overrides
+        if section.get("follow_imports") == "normal"
+        for pattern in section["module"]
+    }
+    used = {
+        package
+        for top in PACKAGES
+        for path in (REPO_ROOT / top).rglob("*.py")
+        for package in _sdk_packages_used(path)
+    }
+    assert {"pulumi_aws.lb", "pulumi_kubernetes.core"} <= used  # the scan finds them
+    assert used <= followed, (
+        f"add to [tool.mypy.overrides] follow_imports=normal: {used - followed}"
+    )

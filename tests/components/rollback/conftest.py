@@ -564,10 +564,13 @@ def function_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The python of a clean virtualenv holding boto3 alone (pyproject's pin), as the Lambda
     runtime has it: nothing of this project, no pulumi, no pydantic."""
     root = tmp_path_factory.mktemp("function-venv")
-    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=300)
+    # Without a pip of its own (as in Lambda): this environment's pip installs into it.
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=300
+    )
     python = root / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", pinned("boto3")],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", pinned("boto3")],
         capture_output=True,
         text=True,
         timeout=600,

@@ -39,16 +39,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Across every core (pytest-xdist); each worker keeps its own cached plans and policy pack.
+# Across every core (pytest-xdist); plans are shared between the workers (tests/conftest.py).
+# worksteal: an idle worker takes queued tests from a busy one, so no core waits on the last
+# long module.
 pytest: $(STAMP) tools
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q -n auto
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q -n auto --dist worksteal
 
 test: lint typecheck pytest
 
 # The edit loop: everything not marked slow (no whole-program plans, processes, external tools or
 # AWS emulation).
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -n auto -m "not slow and not drill"
+	$(BIN)/pytest -q -n auto --dist worksteal -m "not slow and not drill"
 
 # Rollback drills (one per fault) with real Prometheus, Alertmanager and a moto server; bounded
 # by real alert timing, so not part of `make test`.

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import promql_parser
 import pytest
 import yaml
 
@@ -21,6 +20,7 @@ from components.observability.config import ThresholdsConfig
 from components.observability.rules import rule_groups
 from infra.config import StackConfig
 from rollout_cli.stackfile import load_offline
+from tests.components.observability.test_observability_dashboards import selectors
 
 # The alert table of the issue: name -> the labels every alert of that name carries.
 SPEC: dict[str, dict[str, str]] = {
@@ -572,16 +572,7 @@ def without_annotations(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _names(expr: str) -> set[str]:
     """The metric names `expr` reads."""
-    found: set[str] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, promql_parser.VectorSelector):
-            if node.name:
-                found.add(node.name)
-            found.update(m.value for m in node.matchers.matchers if m.name == "__name__")
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return found
+    return {name for name, _ in selectors(expr)}
 
 
 def rules_for(groups: list[dict[str, Any]], alerts: set[str]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -91,3 +92,18 @@ class Server:
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def moto_server(log: Path) -> tuple[Server, str]:
+    """A moto server (not started) on a free loopback port, and its endpoint URL. No EC2 instance
+    is ever launched, so moto skips building its ~1,300 public AMIs per region."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = Server(
+        "moto server",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        f"{endpoint}/moto-api/",
+        log,
+        env={"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
+    )
+    return server, endpoint

@@ -18,7 +18,6 @@ import importlib.util
 import itertools
 import json
 import os
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -48,7 +47,7 @@ from .configs import (
     scrape_job,
     service_monitors,
 )
-from .processes import DrillSetupError, Server, binary, free_port
+from .processes import DrillSetupError, Server, binary, free_port, moto_server
 from .workload import FAULTS, Sink, Workload
 
 ALERTS = {"error-rate": ERROR_RATE_HIGH, "latency": LATENCY_P95_HIGH, "down": TIER_DOWN}
@@ -235,19 +234,11 @@ class Drill:
 
         if importlib.util.find_spec("moto") is None:
             raise DrillSetupError("moto is not installed (pip install 'moto[server]==5.2.5')")
-        moto_port = free_port()
-        moto = Server(
-            "moto server",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-            f"http://127.0.0.1:{moto_port}/moto-api/",
-            work / "moto.log",
-            # No EC2 instance is launched: skip building moto's ~1,300 public AMIs per region.
-            env={"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
-        )
+        moto, moto_endpoint = moto_server(work / "moto.log")
         stack.callback(moto.stop)
         self.progress("starting moto server")
         moto.start()
-        self.aws = drill_aws.create(self.plan, f"http://127.0.0.1:{moto_port}")
+        self.aws = drill_aws.create(self.plan, moto_endpoint)
 
         sink = Sink()
         stack.callback(sink.stop)

@@ -126,9 +126,13 @@ def _checkov_all() -> dict[str, tuple[list[str], int]]:
     skips = yaml.safe_load(SKIPS.read_text())["skips"]
     assert all(s.get("id") and s.get("reason") for s in skips)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        for stack, week in RENDERS:
-            render(plan_of(stack, week), root / _render_id((stack, week)))
+        # Each render's k8s/ directory alone (what checkov scanned per render before), under
+        # its render's name: <root>/<id>/<manifest>.
+        root, work = Path(tmp) / "k8s", Path(tmp) / "renders"
+        root.mkdir()
+        for render_key in RENDERS:
+            render(plan_of(*render_key), work / _render_id(render_key))
+            (work / _render_id(render_key) / "k8s").rename(root / _render_id(render_key))
         args = [
             checkov,
             "-d",

@@ -8,6 +8,7 @@ process, and `function_venv` is a clean virtualenv with only the boto3 the Lambd
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -31,7 +32,7 @@ from moto.dynamodb.models.table import Table
 from components.rollback.alertmanager import MESSAGE_TEMPLATE
 from components.rollback.function import handler, logs
 from components.rollback.function.settings import Settings
-from rollout_cli.drill.processes import Server, free_port
+from rollout_cli.drill.processes import moto_server
 from rollout_cli.stackfile import REPO_ROOT
 from rollout_rules.contract import (
     ENV_AUDIT_TABLE,
@@ -99,13 +100,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-_SESSION: list[boto3.session.Session] = []
-
-
+@functools.cache
 def _shared_session() -> boto3.session.Session:
-    if not _SESSION:
-        _SESSION.append(boto3.session.Session())
-    return _SESSION[0]
+    return boto3.session.Session()
 
 
 @dataclass
@@ -583,17 +580,10 @@ def function_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def moto_endpoint(tmp_path: Path) -> Iterator[str]:
     """The URL of a moto server on a free loopback port, stopped (by its PID) afterwards."""
-    port = free_port()
-    server = Server(
-        "moto server",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        f"http://127.0.0.1:{port}/moto-api/",
-        tmp_path / "moto-server.log",
-        env={"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
-    )
+    server, endpoint = moto_server(tmp_path / "moto-server.log")
     server.start(timeout=30)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield endpoint
     finally:
         server.stop()
 

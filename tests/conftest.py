@@ -105,7 +105,8 @@ def held_ledger() -> dict[str, Any]:
 
 # Plans (and other per-run results, through `shared`) are shared between the xdist workers of
 # one run: the first worker to need one computes it and leaves it pickled in a directory the
-# controller creates (`pytest_configure`); the others wait on its lock and read it. Without the directory (a single process), each is computed here.
+# controller creates (`pytest_configure`); the others wait on its lock and read it.
+# Without the directory (a single process), each is computed here.
 PLANS_DIR_ENV = "ROLLOUT_TEST_PLANS_DIR"
 T = TypeVar("T")
 

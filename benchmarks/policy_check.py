@@ -7,6 +7,11 @@ and with the pack's one-pass analyzer (policies/one_pass.py), alternating run by
 wall time, resources per second, CPU seconds and peak RSS of each, their ratio, and the
 evaluation alone against a running pack (what the engine pays, the pack already started).
 
+Beside them, the protocol's floor: a pack that answers every Analyze and AnalyzeStack with an
+empty response (the SDK's own server, handshake and configuration, no decoding and no policy),
+run the same two ways. It is what any Python pack pays per resource for the unary gRPC calls the
+engine makes, one per resource, before any policy work.
+
 Usage: python benchmarks/policy_check.py [--resources 5000] [--runs 3] [--stack prod] [--week 9]
 """
 
@@ -26,10 +31,43 @@ from typing import Any
 from measure import measure
 
 from rollout_cli.offline import render_state
-from rollout_cli.policy.host import PolicyHost
+from rollout_cli.policy.host import PACK_DIR, PolicyHost
 from rollout_rules.contract import STACK_TYPE
 
 SHARED = (STACK_TYPE, "pulumi:providers:")
+
+FLOOR_PACK = """\
+from pulumi.runtime import proto
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+from pulumi_policy import policy as sdk
+
+
+class Empty(sdk._PolicyAnalyzerServicer):
+    def Analyze(self, request, context):
+        return proto.AnalyzeResponse()
+
+    def AnalyzeStack(self, request, context):
+        return proto.AnalyzeResponse()
+
+
+sdk._PolicyAnalyzerServicer = Empty
+PolicyPack(
+    name="protocol-floor",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    policies=[ResourceValidationPolicy(name="noop", description="never called", validate=print)],
+)
+"""
+
+
+def floor_pack(directory: Path) -> Path:
+    """The empty pack, in this interpreter's environment."""
+    directory.mkdir()
+    (directory / "__main__.py").write_text(FLOOR_PACK)
+    (directory / "PulumiPolicy.yaml").write_text(
+        f"description: protocol floor\nruntime:\n  name: python\n"
+        f"  options:\n    virtualenv: {sys.prefix}\nversion: 0.0.1\n"
+    )
+    return directory
 
 
 def generate(stack: str, week: int, target: int) -> dict[str, Any]:
@@ -61,16 +99,24 @@ def generate(stack: str, week: int, target: int) -> dict[str, Any]:
     return state
 
 
-ANALYZERS = {"sdk": "the SDK's analyzer", "one-pass": "policies/one_pass.py"}
+ANALYZERS = {
+    "sdk": "the SDK's analyzer",
+    "one-pass": "policies/one_pass.py",
+    "floor": "empty responses, the protocol alone",
+}
 
 
-def cold_run(rollout: str, path: Path, analyzer: str) -> tuple[float, float, float, int]:
+def cold_run(
+    rollout: str, path: Path, analyzer: str, floor: Path
+) -> tuple[float, float, float, int]:
     """(wall s, CPU s, peak RSS MiB, violations) of one cold `rollout policy check --export`.
 
     The CPU and peak figures are the command's and its pack's (wait4 reports the largest of the
     process and the children it waited for)."""
     env = dict(os.environ, ROLLOUT_POLICY_ANALYZER="sdk" if analyzer == "sdk" else "one-pass")
     command = [rollout, "policy", "check", "--export", str(path), "--format", "json"]
+    if analyzer == "floor":
+        command += ["--policy-pack", str(floor)]
     run = measure(command, env=env)
     if run.code not in (0, 1):
         sys.exit(f"policy check failed: {run.stderr.strip()}")
@@ -96,11 +142,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.json"
         path.write_text(json.dumps(state))
+        floor = floor_pack(Path(tmp) / "floor")
         print(f"generated {count} resources ({path.stat().st_size / 1e6:.1f} MB export)")
         # Alternate the analyzers run by run, so both see the same machine.
         for run in range(args.runs):
             for name in ANALYZERS:
-                wall, cpu, peak, violations = cold_run(rollout, path, name)
+                wall, cpu, peak, violations = cold_run(rollout, path, name, floor)
                 walls[name].append(wall)
                 cpus[name].append(cpu)
                 peaks[name] = max(peaks[name], peak)
@@ -111,25 +158,35 @@ def main() -> None:
                     f"{violations} violations"
                 )
 
-    print(f"rollout policy check --export, {count} resources, cold, median of {args.runs}:")
-    for name, what in ANALYZERS.items():
-        wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
-        print(
-            f"  {name:8} ({what}): {wall:.2f} s wall = {count / wall:,.0f} resources/s; "
-            f"{cpu:.2f} s CPU; peak RSS {peaks[name]:.0f} MiB"
-        )
-    sdk, ours = statistics.median(walls["sdk"]), statistics.median(walls["one-pass"])
-    sdk_cpu, our_cpu = statistics.median(cpus["sdk"]), statistics.median(cpus["one-pass"])
-    print(f"  one-pass / sdk: wall {ours / sdk:.2f}x, CPU {our_cpu / sdk_cpu:.2f}x")
-    if verdicts["sdk"] != verdicts["one-pass"]:
-        sys.exit(f"the analyzers disagree: {verdicts}")
+        print(f"rollout policy check --export, {count} resources, cold, median of {args.runs}:")
+        for name, what in ANALYZERS.items():
+            wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+            print(
+                f"  {name:8} ({what}): {wall:.2f} s wall = {count / wall:,.0f} resources/s; "
+                f"{cpu:.2f} s CPU; peak RSS {peaks[name]:.0f} MiB"
+            )
+        sdk, ours = statistics.median(walls["sdk"]), statistics.median(walls["one-pass"])
+        sdk_cpu, our_cpu = statistics.median(cpus["sdk"]), statistics.median(cpus["one-pass"])
+        bottom = statistics.median(walls["floor"])
+        print(f"  one-pass / sdk: wall {ours / sdk:.2f}x, CPU {our_cpu / sdk_cpu:.2f}x")
+        print(f"  one-pass / floor: wall {ours / bottom:.2f}x")
+        if verdicts["sdk"] != verdicts["one-pass"]:
+            sys.exit(f"the analyzers disagree: {verdicts}")
 
-    # What the engine pays: the pack's own work for one state, the process already running.
-    with PolicyHost() as host:
-        start = time.perf_counter()
-        host.evaluate(state)
-        warm = time.perf_counter() - start
-    print(f"evaluation against a running pack: {warm:.2f} s = {count / warm:,.0f} resources/s")
+        # What the engine pays: the pack's own work for one state, the process already running.
+        print("evaluation against a running pack (the engine's share, pack already started):")
+        warm: dict[str, list[float]] = {"one-pass": [], "floor": []}
+        for _ in range(args.runs):
+            for name, pack in (("one-pass", PACK_DIR), ("floor", floor)):
+                with PolicyHost(pack) as host:
+                    start = time.perf_counter()
+                    host.evaluate(state)
+                    warm[name].append(time.perf_counter() - start)
+        for name, times in warm.items():
+            seconds = statistics.median(times)
+            print(f"  {name:8}: {seconds:.2f} s = {count / seconds:,.0f} resources/s")
+        ratio = statistics.median(warm["one-pass"]) / statistics.median(warm["floor"])
+        print(f"  one-pass / floor: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

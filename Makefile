@@ -10,9 +10,13 @@ SOURCES := rollout_rules infra components policies rollout_cli
 
 .PHONY: plan test test-fast drill lint typecheck pytest install tools system-tools setup bench clean
 
+# pip byte-compiles what it installs but not an editable project; compile the project's sources
+# too, so that where PYTHONDONTWRITEBYTECODE is set (CI) no process compiles them again (a plan
+# or a pack start spends about 5 % of its time on it). Edited sources recompile as usual.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[cli,test]'
+	$(BIN)/python -m compileall -q $(SOURCES)
 	touch $(STAMP)
 
 $(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt

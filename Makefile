@@ -37,7 +37,7 @@ system-tools:
 # and each pip install keeps about one core busy (on a fresh clone, 230 s and 100 s one after
 # the other, 240 s together).
 setup:
-	@$(MAKE) --no-print-directory -j3 $(STAMP) $(CHECKOV_VENV)/.installed system-tools
+	@$(MAKE) --no-print-directory -j3 install tools
 
 plan: $(STAMP)
 	$(BIN)/rollout plan --stack sandbox

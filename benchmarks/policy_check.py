@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
 from measure import measure
 
 from rollout_cli.offline import render_state
@@ -63,9 +64,9 @@ def floor_pack(directory: Path) -> Path:
     """The empty pack, in this interpreter's environment."""
     directory.mkdir()
     (directory / "__main__.py").write_text(FLOOR_PACK)
+    runtime = {"name": "python", "options": {"virtualenv": sys.prefix}}
     (directory / "PulumiPolicy.yaml").write_text(
-        f"description: protocol floor\nruntime:\n  name: python\n"
-        f"  options:\n    virtualenv: {sys.prefix}\nversion: 0.0.1\n"
+        yaml.safe_dump({"description": "protocol floor", "runtime": runtime, "version": "0.0.1"})
     )
     return directory
 
@@ -144,7 +145,7 @@ def main() -> None:
         path.write_text(json.dumps(state))
         floor = floor_pack(Path(tmp) / "floor")
         print(f"generated {count} resources ({path.stat().st_size / 1e6:.1f} MB export)")
-        # Alternate the analyzers run by run, so both see the same machine.
+        # Alternate the three packs run by run, so all see the same machine.
         for run in range(args.runs):
             for name in ANALYZERS:
                 wall, cpu, peak, violations = cold_run(rollout, path, name, floor)
